@@ -1,0 +1,303 @@
+"""The production log: Apache Kafka through aiokafka.
+
+* Publishing uses an idempotent producer with ``acks=all``: a record is durable on
+  every in-sync replica before ``publish`` returns, and retries never duplicate.
+* Each group member owns a transactional producer whose ``transactional_id`` is
+  ``covenant.<group>.<instance>``. ``commit`` writes the outputs and
+  ``send_offsets_to_transaction`` in one transaction. A restarted member with the
+  same id fences its predecessor (``init_transactions`` aborts whatever the dead
+  one left open), so a kill -9 at any instant loses and duplicates nothing.
+  Several instances of one worker need distinct ``instance`` values.
+* Consumers read ``read_committed``: aborted outputs are never seen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any, Self
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import (
+    KafkaError,
+    ProducerFenced,
+    TopicAlreadyExistsError,
+)
+
+from covenant.bus.partitioner import partition_for
+from covenant.bus.protocol import Outgoing, Position, Record
+from covenant.bus.protocol import TopicPartition as TP
+from covenant.errors import BusError, FencedError
+from covenant.topics import Topic
+
+
+def _retention(topic: Topic) -> dict[str, str]:
+    return {"retention.ms": str(topic.retention_ms), "cleanup.policy": "delete"}
+
+
+class KafkaBus:
+    """The Kafka ``Bus``.
+
+    Args:
+        bootstrap: ``host:port[,host:port]``.
+        client_id: shows in broker logs and metrics.
+    """
+
+    def __init__(self, bootstrap: str, *, client_id: str = "covenant") -> None:
+        self._bootstrap = bootstrap
+        self._client_id = client_id
+        self._producer: AIOKafkaProducer | None = None
+        self._partitions: dict[str, int] = {}
+
+    @property
+    def bootstrap(self) -> str:
+        return self._bootstrap
+
+    async def __aenter__(self) -> Self:
+        if self._producer is None:
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self._bootstrap,
+                client_id=self._client_id,
+                acks="all",
+                enable_idempotence=True,
+                linger_ms=1,
+            )
+            try:
+                await producer.start()
+            except KafkaError as exc:
+                await producer.stop()
+                raise BusError(f"cannot reach Kafka at {self._bootstrap}: {exc}") from exc
+            self._producer = producer
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            await producer.stop()
+
+    def _admin(self) -> AIOKafkaAdminClient:
+        return AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, client_id=self._client_id)
+
+    async def ensure_topics(self, topics: Sequence[Topic]) -> None:
+        admin = self._admin()
+        await admin.start()
+        try:
+            existing = set(await admin.list_topics())
+            missing = [
+                NewTopic(t.name, t.partitions, 1, topic_configs=_retention(t))
+                for t in topics
+                if t.name not in existing
+            ]
+            if missing:
+                try:
+                    await admin.create_topics(missing)
+                except TopicAlreadyExistsError:
+                    pass  # another process won the race; same declaration
+        except KafkaError as exc:
+            raise BusError(f"cannot create topics on {self._bootstrap}: {exc}") from exc
+        finally:
+            await admin.close()
+        # Metadata propagates asynchronously; wait until every partition has a leader.
+        for topic in topics:
+            await self._wait_for_leaders(topic)
+
+    async def _wait_for_leaders(self, topic: Topic) -> None:
+        producer = self._require_producer()
+        for _ in range(100):
+            parts = await producer.partitions_for(topic.name)
+            if parts and len(parts) >= topic.partitions:
+                self._partitions[topic.name] = len(parts)
+                return
+            await asyncio.sleep(0.1)
+        raise BusError(f"topic {topic.name} has no leaders after 10 s")
+
+    def _require_producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            raise BusError("the Kafka bus is not open; use 'async with'", retriable=False)
+        return self._producer
+
+    async def partitions_of(self, topic: Topic) -> int:
+        if topic.name not in self._partitions:
+            parts = await self._require_producer().partitions_for(topic.name)
+            self._partitions[topic.name] = len(parts)
+        return self._partitions[topic.name]
+
+    async def publish(self, records: Sequence[Outgoing]) -> list[Position]:
+        producer = self._require_producer()
+        try:
+            futures = [
+                await producer.send(
+                    r.topic.name,
+                    r.value,
+                    key=r.key,
+                    partition=partition_for(r.key, await self.partitions_of(r.topic)),
+                )
+                for r in records
+            ]
+            metas = await asyncio.gather(*futures)
+        except KafkaError as exc:
+            raise BusError(f"publish to Kafka failed: {exc}") from exc
+        return [Position(m.topic, m.partition, m.offset) for m in metas]
+
+    def consumer(
+        self, *, group: str, topics: Sequence[Topic], instance: str = "0"
+    ) -> KafkaGroupConsumer:
+        return KafkaGroupConsumer(self, group=group, topics=topics, instance=instance)
+
+    def _reader(self, **extra: Any) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            client_id=self._client_id,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            auto_offset_reset="earliest",
+            **extra,
+        )
+
+    async def read(
+        self, topics: Sequence[Topic], *, follow: bool = False
+    ) -> AsyncIterator[Record]:
+        consumer = self._reader(group_id=None)
+        await consumer.start()
+        try:
+            tps = [
+                TopicPartition(t.name, p) for t in topics for p in range(await self.partitions_of(t))
+            ]
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            ends = await consumer.end_offsets(tps)
+            while True:
+                if not follow and all(await _at_end(consumer, tp, ends[tp]) for tp in tps):
+                    return
+                batch = await consumer.getmany(timeout_ms=200, max_records=2000)
+                for tp, msgs in batch.items():
+                    for m in msgs:
+                        if not follow and m.offset >= ends[tp]:
+                            continue
+                        yield Record(
+                            m.topic, m.partition, m.offset, m.key, m.value, m.timestamp
+                        )
+        finally:
+            await consumer.stop()
+
+    async def end_offsets(self, topic: Topic) -> dict[int, int]:
+        consumer = self._reader(group_id=None)
+        await consumer.start()
+        try:
+            tps = [TopicPartition(topic.name, p) for p in range(await self.partitions_of(topic))]
+            ends = await consumer.end_offsets(tps)
+        finally:
+            await consumer.stop()
+        return {tp.partition: int(n) for tp, n in ends.items()}
+
+    async def committed(self, *, group: str, topic: Topic) -> dict[int, int]:
+        admin = self._admin()
+        await admin.start()
+        try:
+            offsets = await admin.list_consumer_group_offsets(group)
+        finally:
+            await admin.close()
+        return {
+            tp.partition: int(meta.offset)
+            for tp, meta in offsets.items()
+            if tp.topic == topic.name and meta.offset >= 0
+        }
+
+    async def groups(self) -> list[str]:
+        admin = self._admin()
+        await admin.start()
+        try:
+            listed = await admin.list_consumer_groups()
+        finally:
+            await admin.close()
+        return sorted(str(g[0]) for g in listed)
+
+
+async def _at_end(consumer: AIOKafkaConsumer, tp: TopicPartition, end: int) -> bool:
+    return bool(await consumer.position(tp) >= end)
+
+
+class KafkaGroupConsumer:
+    """A Kafka group member with its own transactional producer."""
+
+    def __init__(
+        self, bus: KafkaBus, *, group: str, topics: Sequence[Topic], instance: str
+    ) -> None:
+        self._bus = bus
+        self._group = group
+        self._topics = tuple(topics)
+        self._consumer = bus._reader(group_id=group, max_poll_records=2000)
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=bus.bootstrap,
+            transactional_id=f"covenant.{group}.{instance}",
+            acks="all",
+            linger_ms=1,
+        )
+        self._positions: dict[TP, int] = {}
+
+    async def __aenter__(self) -> Self:
+        try:
+            # Producer first: init_transactions fences a dead predecessor and aborts
+            # its open transaction before we read the offsets it may have held.
+            await self._producer.start()
+            await self._consumer.start()
+            self._consumer.subscribe([t.name for t in self._topics])
+        except KafkaError as exc:
+            await self.__aexit__()
+            raise BusError(f"cannot join group {self._group!r}: {exc}") from exc
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._consumer.stop()
+        await self._producer.stop()
+
+    def positions(self) -> dict[TP, int]:
+        return dict(self._positions)
+
+    async def poll(self, *, max_records: int, timeout_s: float) -> list[Record]:
+        try:
+            batch = await self._consumer.getmany(
+                timeout_ms=int(timeout_s * 1000), max_records=max_records
+            )
+        except KafkaError as exc:
+            raise BusError(f"poll failed: {exc}") from exc
+        out = []
+        for tp, msgs in batch.items():
+            out.extend(Record(m.topic, m.partition, m.offset, m.key, m.value, m.timestamp) for m in msgs)
+            if msgs:
+                self._positions[(tp.topic, tp.partition)] = msgs[-1].offset + 1
+        return out
+
+    async def commit(
+        self, *, outputs: Sequence[Outgoing], offsets: Mapping[TP, int]
+    ) -> None:
+        try:
+            async with self._producer.transaction():
+                futures = [
+                    await self._producer.send(
+                        o.topic.name,
+                        o.value,
+                        key=o.key,
+                        partition=partition_for(o.key, await self._bus.partitions_of(o.topic)),
+                    )
+                    for o in outputs
+                ]
+                await self._producer.send_offsets_to_transaction(
+                    {TopicPartition(t, p): n for (t, p), n in offsets.items()}, self._group
+                )
+            await asyncio.gather(*futures)
+        except ProducerFenced as exc:
+            raise FencedError(f"group {self._group!r}: fenced by a newer instance") from exc
+        except KafkaError as exc:
+            raise BusError(f"transaction for group {self._group!r} failed: {exc}") from exc
+
+    async def rewind(self) -> None:
+        for tp in self._consumer.assignment():
+            committed = await self._consumer.committed(tp)
+            if committed is None:
+                await self._consumer.seek_to_beginning(tp)
+                self._positions.pop((tp.topic, tp.partition), None)
+            else:
+                self._consumer.seek(tp, committed)
+                self._positions[(tp.topic, tp.partition)] = committed

@@ -1,0 +1,405 @@
+"""The ``covenant`` command.
+
+Every command reads the same settings (``COVENANT_HOME``, ``COVENANT_BUS``) and
+accepts ``--bus`` to override the log. Output is for people on a terminal; add
+``--json`` where a machine reads it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from prometheus_client import CollectorRegistry
+from rich.console import Console
+from rich.table import Table
+
+from covenant import __version__
+from covenant.bus import Outgoing, open_bus
+from covenant.errors import ContractError, CovenantError
+from covenant.events.catalog import MESSAGE_TYPES, message_type
+from covenant.events.codec import parse_document
+from covenant.runtime.service import install_stop_signals, run_workers, serve_metrics
+from covenant.schemas import check, default_codec, schema_root, write_current
+from covenant.settings import Settings
+from covenant.topics import ALL_TOPICS, topic_named
+from covenant.workers import WORKERS, worker_named
+
+app = typer.Typer(
+    help="Covenant: take a model from data to production safely, with an audit trail "
+    "anyone can verify. Settings: COVENANT_HOME (default ~/.covenant), COVENANT_BUS "
+    "(sqlite:///path or kafka://host:port; default the embedded log in COVENANT_HOME).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+events_app = typer.Typer(help="Read and write records on the log.", no_args_is_help=True)
+schemas_app = typer.Typer(help="The Avro contract files.", no_args_is_help=True)
+app.add_typer(events_app, name="events")
+app.add_typer(schemas_app, name="schemas")
+
+out = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+BusOption = Annotated[
+    str | None, typer.Option("--bus", help="log URL; overrides COVENANT_BUS", show_default=False)
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+
+
+def _bus_url(bus: str | None) -> str:
+    return bus or Settings.from_env().bus_url
+
+
+def _run(coro: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine, turning our errors into one clear line and exit status 1."""
+    try:
+        return asyncio.run(coro())  # type: ignore[arg-type]
+    except CovenantError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"covenant {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print version")
+    ] = False,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="log what workers do")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@app.command()
+def demo(
+    json_out: JsonOption = False,
+    home: Annotated[
+        Path | None,
+        typer.Option(help="keep the demo's log here (default: a fresh temporary folder)"),
+    ] = None,
+) -> None:
+    """Run the main job on embedded defaults: publish commands, let the workers turn
+    them into events (and dead-letter a garbage record), and show the timeline."""
+    from covenant.demo import run_demo
+
+    folder = home or Path(tempfile.mkdtemp(prefix="covenant-demo-"))
+    url = f"sqlite:///{folder / 'log.sqlite3'}"
+
+    async def go() -> list[Any]:
+        async with open_bus(url) as bus:
+            return await run_demo(bus, default_codec())
+
+    timeline = _run(go)
+    if json_out:
+        print(json.dumps({"log": url, "timeline": [e.as_dict() for e in timeline]}, indent=2))
+        return
+    table = Table(title=f"Covenant demo — log at {url}", show_lines=False)
+    for column in ("#", "topic", "type", "subject", "what happened"):
+        table.add_column(column, overflow="fold")
+    for i, entry in enumerate(timeline, 1):
+        table.add_row(str(i), entry.topic, entry.type, entry.subject, entry.summary)
+    out.print(table)
+    out.print(
+        f"{len(timeline)} records. Replay them with: "
+        f"COVENANT_BUS={url} covenant events tail --from-beginning"
+    )
+
+
+@app.command()
+def worker(
+    name: Annotated[str, typer.Argument(help=f"one of: {', '.join(w.name for w in WORKERS)}")],
+    bus: BusOption = None,
+    instance: Annotated[str, typer.Option(help="distinct per running copy (Kafka)")] = "0",
+    metrics_port: Annotated[int, typer.Option(help="serve /metrics here; 0 = off")] = 0,
+    batch_size: Annotated[int, typer.Option(help="records per atomic commit")] = 500,
+) -> None:
+    """Run one worker until SIGTERM/SIGINT; the batch in hand commits first."""
+    from covenant.runtime.worker import RunnerOptions
+
+    try:
+        chosen = worker_named(name)
+    except KeyError as exc:
+        err.print(f"[red]error:[/red] {exc.args[0]}")
+        raise typer.Exit(2) from exc
+    _serve([chosen], bus, metrics_port, RunnerOptions(batch_size=batch_size, instance=instance))
+
+
+@app.command()
+def up(
+    bus: BusOption = None,
+    metrics_port: Annotated[int, typer.Option(help="serve /metrics here; 0 = off")] = 0,
+) -> None:
+    """Create the topics and run every worker in this process until stopped."""
+    _serve(list(WORKERS), bus, metrics_port, None)
+
+
+def _serve(workers: list[Any], bus: str | None, metrics_port: int, options: Any) -> None:
+    registry = CollectorRegistry()
+    serve_metrics(metrics_port, registry)
+
+    async def go() -> None:
+        stop = asyncio.Event()
+        install_stop_signals(stop)
+        async with open_bus(_bus_url(bus)) as log:
+            await run_workers(
+                workers, bus=log, codec=default_codec(), stop=stop, registry=registry,
+                options=options,
+            )
+
+    _run(go)
+
+
+@app.command()
+def topics(bus: BusOption = None, json_out: JsonOption = False) -> None:
+    """List topics with their end offsets and each consumer group's lag."""
+
+    async def go() -> list[dict[str, Any]]:
+        rows = []
+        async with open_bus(_bus_url(bus)) as log:
+            await log.ensure_topics(ALL_TOPICS)
+            groups = await log.groups()
+            for topic in ALL_TOPICS:
+                ends = await log.end_offsets(topic)
+                lags = {}
+                for group in groups:
+                    done = await log.committed(group=group, topic=topic)
+                    if done:
+                        lags[group] = sum(max(0, e - done.get(p, 0)) for p, e in ends.items())
+                rows.append(
+                    {
+                        "topic": topic.name,
+                        "kind": topic.kind.value,
+                        "partitions": topic.partitions,
+                        "endOffsets": ends,
+                        "records": sum(ends.values()),
+                        "lag": lags,
+                    }
+                )
+        return rows
+
+    rows = _run(go)
+    if json_out:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table(title="Covenant topics")
+    for column in ("topic", "kind", "partitions", "records", "group lag"):
+        table.add_column(column)
+    for row in rows:
+        lag = ", ".join(f"{g}={n}" for g, n in row["lag"].items()) or "-"
+        table.add_row(row["topic"], row["kind"], str(row["partitions"]), str(row["records"]), lag)
+    out.print(table)
+
+
+@events_app.command("tail")
+def events_tail(
+    topic: Annotated[
+        list[str] | None, typer.Option("--topic", "-t", help="topic name; repeat; default all")
+    ] = None,
+    from_beginning: Annotated[bool, typer.Option(help="start at offset 0, not the end")] = False,
+    follow: Annotated[bool, typer.Option(help="keep waiting for new records")] = True,
+    limit: Annotated[int, typer.Option(help="stop after this many records; 0 = no limit")] = 0,
+    bus: BusOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Print records decoded, one per line (JSON lines with --json)."""
+    codec = default_codec()
+    try:
+        chosen = [topic_named(t) for t in topic] if topic else list(ALL_TOPICS)
+    except KeyError as exc:
+        err.print(f"[red]error:[/red] {exc.args[0]}")
+        raise typer.Exit(2) from exc
+
+    async def go() -> None:
+        async with open_bus(_bus_url(bus)) as log:
+            await log.ensure_topics(chosen)
+            start = {}
+            if not from_beginning:
+                for t in chosen:
+                    for p, end in (await log.end_offsets(t)).items():
+                        start[(t.name, p)] = end
+            seen = 0
+            async for rec in log.read(chosen, follow=follow):
+                if rec.offset < start.get((rec.topic, rec.partition), 0):
+                    continue
+                _print_record(rec, codec, json_out)
+                seen += 1
+                if limit and seen >= limit:
+                    return
+
+    try:
+        _run(go)
+    except KeyboardInterrupt:
+        pass
+
+
+def _print_record(rec: Any, codec: Any, json_out: bool) -> None:
+    where = f"{rec.topic}/{rec.partition}@{rec.offset}"
+    try:
+        _, value = codec.decode_dict(rec.value)
+    except ContractError as exc:
+        if json_out:
+            print(json.dumps({"position": where, "error": str(exc)}))
+        else:
+            out.print(f"[red]{where} undecodable:[/red] {exc}")
+        return
+    if json_out:
+        print(json.dumps({"position": where, "record": value}, default=_json_default))
+        return
+    meta = value.pop("meta")
+    out.print(
+        f"[dim]{meta['occurredAt']:%Y-%m-%d %H:%M:%S.%f}[/dim] [bold]{meta['type']}[/bold] "
+        f"[cyan]{meta['subject']}[/cyan] by {meta['actor']} [dim]{where}[/dim]"
+    )
+    out.print("  " + json.dumps(value, default=_json_default, sort_keys=True))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.hex()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+@events_app.command("publish")
+def events_publish(
+    type_name: Annotated[
+        str,
+        typer.Argument(
+            metavar="TYPE", help=f"one of: {', '.join(sorted(m.TYPE for m in MESSAGE_TYPES))}"
+        ),
+    ],
+    document: Annotated[
+        Path, typer.Argument(help="JSON file with the record's body fields; - for stdin")
+    ] = Path("-"),
+    subject: Annotated[
+        str, typer.Option(help="entity the record is about (partition key)", show_default=False)
+    ] = "",
+    actor: Annotated[str, typer.Option(help="who asks; default $USER")] = "",
+    bus: BusOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Validate a JSON document against the schema and publish it with fresh metadata.
+
+    Example: echo '{"family":"vit","version":"1.0.0","codeRef":"git@x#abc",
+    "artifactId":"sha256:…"}' | covenant events publish model.register --subject model:vit:1.0.0
+    """
+    try:
+        model = message_type(type_name)
+    except KeyError as exc:
+        err.print(f"[red]error:[/red] {exc.args[0]}")
+        raise typer.Exit(2) from exc
+    if not subject:
+        err.print("[red]error:[/red] --subject is required: the entity this record is about")
+        raise typer.Exit(2)
+    text = sys.stdin.read() if str(document) == "-" else document.read_text()
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError as exc:
+        err.print(f"[red]error:[/red] the document is not JSON: {exc}")
+        raise typer.Exit(1) from exc
+    if not isinstance(body, dict) or "meta" in body:
+        err.print("[red]error:[/red] give a JSON object of body fields; metadata is added here")
+        raise typer.Exit(1)
+    meta = {
+        "eventId": "0",
+        "type": model.TYPE,
+        "occurredAt": "1970-01-01T00:00:00Z",
+        "producer": "covenant-cli",
+        "actor": actor or os.environ.get("USER", "unknown"),
+        "subject": subject,
+        "correlationId": "0",
+    }
+    try:
+        parse_document(model, json.dumps({"meta": meta, **body}))
+    except ContractError as exc:
+        err.print(f"[red]error:[/red] invalid {model.TYPE}: {exc}")
+        raise typer.Exit(1) from exc
+    message = model.create(
+        subject=subject, actor=meta["actor"], producer="covenant-cli", **_by_name(model, body)
+    )
+    codec = default_codec()
+
+    async def go() -> Any:
+        async with open_bus(_bus_url(bus)) as log:
+            await log.ensure_topics(ALL_TOPICS)
+            (position,) = await log.publish(
+                [Outgoing(model.TOPIC, subject.encode(), codec.encode(message))]
+            )
+            return position
+
+    position = _run(go)
+    result = {
+        "eventId": message.meta.event_id,
+        "topic": position.topic,
+        "partition": position.partition,
+        "offset": position.offset,
+    }
+    if json_out:
+        print(json.dumps(result))
+    else:
+        out.print(f"published {model.TYPE} {message.meta.event_id} at "
+                  f"{position.topic}/{position.partition}@{position.offset}")
+
+
+def _by_name(model: Any, body: dict[str, Any]) -> dict[str, Any]:
+    """Validated body fields keyed by Python name (the document uses Avro names)."""
+    probe = model.model_validate(
+        {
+            "meta": {
+                "eventId": "0", "type": model.TYPE, "occurredAt": "1970-01-01T00:00:00Z",
+                "producer": "-", "actor": "-", "subject": "-", "correlationId": "0",
+            },
+            **body,
+        }
+    )
+    return {k: getattr(probe, k) for k in model.model_fields if k != "meta"}
+
+
+@schemas_app.command("write")
+def schemas_write(
+    root: Annotated[Path | None, typer.Option(help="schemas/avro folder")] = None,
+) -> None:
+    """Regenerate schemas/avro/current/*.avsc from the pydantic models."""
+    changed = write_current(root or schema_root())
+    out.print(f"{len(changed)} file(s) changed" + "".join(f"\n  {p}" for p in changed))
+
+
+@schemas_app.command("check")
+def schemas_check(
+    root: Annotated[Path | None, typer.Option(help="schemas/avro folder")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Fail when current/ is stale or incompatible (backward or forward) with released/."""
+    findings = check(root or schema_root())
+    if json_out:
+        print(json.dumps([f.__dict__ for f in findings], indent=2))
+    else:
+        for f in findings:
+            err.print(f"[red]{f.schema}[/red]: {f.problem}")
+        if not findings:
+            out.print("schemas: current is fresh and compatible with released")
+    if findings:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,83 @@
+"""The one exception root of Covenant.
+
+Library errors (aiokafka, sqlite3, fastavro, pydantic) are translated at the adapter
+boundary into these, so callers handle one tree and the worker runtime can decide
+from ``retriable`` alone whether to try again or dead-letter::
+
+    CovenantError
+    ├── ConfigError              a setting or URL names something that cannot work
+    ├── ContractError            bytes or documents that break the event contract
+    │   ├── DecodeError          not single-object Avro, truncated, or wrong body
+    │   ├── UnknownSchemaError   fingerprint not in the schema registry
+    │   └── ValidationError      a document fails its schema (names the field)
+    ├── BusError                 the log failed (retriable unless noted)
+    │   └── FencedError          another instance owns this consumer group now
+    └── HandlerError             a worker's decision failed (retriable per instance)
+"""
+
+from __future__ import annotations
+
+
+class CovenantError(Exception):
+    """Root of every error Covenant raises on purpose.
+
+    Attributes:
+        retriable: True when the same operation may succeed if tried again later
+            (a broker hiccup), False when retrying can only repeat the failure
+            (garbage bytes). The worker runtime reads only this flag.
+    """
+
+    retriable: bool = False
+
+    def __init__(self, message: str, *, retriable: bool | None = None) -> None:
+        super().__init__(message)
+        if retriable is not None:
+            self.retriable = retriable
+
+
+class ConfigError(CovenantError):
+    """A setting cannot work as given; the message says which and what to do."""
+
+
+class ContractError(CovenantError):
+    """Input that breaks the event contract; never retriable."""
+
+
+class DecodeError(ContractError):
+    """Bytes that are not a decodable single-object Avro record."""
+
+
+class UnknownSchemaError(ContractError):
+    """A fingerprint that no known schema has."""
+
+    def __init__(self, fingerprint: bytes) -> None:
+        super().__init__(f"unknown schema fingerprint {fingerprint.hex()}")
+        self.fingerprint = fingerprint
+
+
+class ValidationError(ContractError):
+    """A document that does not match its schema.
+
+    Attributes:
+        field: dotted path of the first offending field ("" when the whole document).
+    """
+
+    def __init__(self, message: str, *, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class BusError(CovenantError):
+    """The log could not do what was asked; usually transient."""
+
+    retriable = True
+
+
+class FencedError(BusError):
+    """Another instance took over this group; this one must stop, not retry."""
+
+    retriable = False
+
+
+class HandlerError(CovenantError):
+    """A handler's decision failed; ``retriable`` says whether to try again."""

@@ -1,0 +1,98 @@
+"""The shape every record on the log shares: one metadata record, then the body.
+
+Python names are snake_case; the Avro contract uses the camelCase aliases, so other
+languages see ``eventId`` and ``occurredAt`` as ARCHITECTURE.md §3 names them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+from uuid6 import uuid7
+
+from covenant.topics import Topic
+
+
+def new_event_id() -> str:
+    """A UUIDv7: time-ordered, so ids sort roughly by creation and index well."""
+    return str(uuid7())
+
+
+def utc_now() -> datetime:
+    """Now in UTC at microsecond precision, the resolution of ``timestamp-micros``."""
+    return datetime.now(UTC)
+
+
+class Record(BaseModel):
+    """A nested Avro record: immutable, strict about unknown fields."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        use_enum_values=False,
+    )
+    NAMESPACE: ClassVar[str] = "covenant.common"
+
+
+class Metadata(Record):
+    """Who, what, when and why of one command or event (ARCHITECTURE.md §3)."""
+
+    event_id: str = Field(description="UUIDv7 of this record")
+    type: str = Field(description="dotted type name, e.g. model.registered")
+    occurred_at: datetime = Field(description="when the producer made it, UTC")
+    producer: str = Field(description="the service or worker that wrote it")
+    actor: str = Field(description="the principal on whose behalf it was written")
+    subject: str = Field(description="the entity it is about; also the partition key")
+    correlation_id: str = Field(description="shared by every record of one flow")
+    causation_id: str | None = Field(
+        default=None, description="eventId of the record that caused this one"
+    )
+    idempotency_key: str | None = Field(
+        default=None, description="caller's key; a repeat with the same key is a no-op"
+    )
+
+
+class Message(Record):
+    """A top-level record on a topic: a command (intent) or an event (fact).
+
+    Subclasses set ``TYPE`` (the dotted name in ``meta.type``), ``NAMESPACE``
+    (``covenant.cmd`` or ``covenant.evt``) and ``TOPIC`` (where it is written).
+    """
+
+    TYPE: ClassVar[str]
+    TOPIC: ClassVar[Topic]
+
+    meta: Metadata
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        subject: str,
+        actor: str,
+        producer: str,
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+        idempotency_key: str | None = None,
+        **body: Any,
+    ) -> Any:
+        """Build a record with fresh metadata; the first record of a flow starts
+        its correlation id from its own event id."""
+        event_id = new_event_id()
+        meta = Metadata(
+            event_id=event_id,
+            type=cls.TYPE,
+            occurred_at=utc_now(),
+            producer=producer,
+            actor=actor,
+            subject=subject,
+            correlation_id=correlation_id or event_id,
+            causation_id=causation_id,
+            idempotency_key=idempotency_key,
+        )
+        return cls(meta=meta, **body)

@@ -1,0 +1,40 @@
+"""The closed list of message types on Covenant's topics.
+
+A new record type is added here and nowhere else; the codec, the schema files and
+the CLI all read this tuple. No registration by subclassing: an explicit list is
+greppable and cannot change at import time.
+"""
+
+from __future__ import annotations
+
+from covenant.events.artifacts import ArtifactRejected, ArtifactStored, RecordArtifact
+from covenant.events.base import Message
+from covenant.events.datasets import DatasetRegistered, DatasetRejected, RegisterDataset
+from covenant.events.deadletter import DeadLettered
+from covenant.events.registry import ModelRegistered, ModelRejected, RegisterModel
+
+MESSAGE_TYPES: tuple[type[Message], ...] = (
+    RegisterDataset,
+    DatasetRegistered,
+    DatasetRejected,
+    RecordArtifact,
+    ArtifactStored,
+    ArtifactRejected,
+    RegisterModel,
+    ModelRegistered,
+    ModelRejected,
+    DeadLettered,
+)
+
+
+def message_type(type_name: str) -> type[Message]:
+    """The class for a dotted type name such as ``model.register``.
+
+    Raises:
+        KeyError: naming the known types, when ``type_name`` is not one.
+    """
+    for cls in MESSAGE_TYPES:
+        if cls.TYPE == type_name:
+            return cls
+    known = ", ".join(sorted(c.TYPE for c in MESSAGE_TYPES))
+    raise KeyError(f"unknown message type {type_name!r}; known types: {known}")

@@ -1,0 +1,81 @@
+"""Every topic Covenant uses, declared once.
+
+Code refers to these objects, never to topic-name literals, so a rename is one edit
+and the topic list that ``covenant topics`` and start-up creation use cannot drift
+from what the workers read and write. Command and event topics keep everything
+forever: the log is the audit trail, and replay must be able to start at offset 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+FOREVER = -1
+
+
+class TopicKind(StrEnum):
+    """What a topic carries; decides retention and who may write it."""
+
+    COMMAND = "command"
+    EVENT = "event"
+    DEADLETTER = "deadletter"
+    AUDIT = "audit"
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """One log topic.
+
+    Attributes:
+        name: the topic name on the wire.
+        partitions: partition count; records are keyed by subject, so one entity's
+            records stay in order within one partition.
+        kind: what the topic carries.
+        retention_ms: how long records are kept; ``FOREVER`` (-1) for the audit trail.
+        doc: one line for ``covenant topics``.
+    """
+
+    name: str
+    partitions: int
+    kind: TopicKind
+    doc: str
+    retention_ms: int = FOREVER
+
+
+DATASET_COMMANDS = Topic(
+    "covenant.cmd.dataset", 3, TopicKind.COMMAND, "requests to register or clear datasets"
+)
+DATASET_EVENTS = Topic("covenant.evt.dataset", 3, TopicKind.EVENT, "dataset lineage facts")
+ARTIFACT_COMMANDS = Topic(
+    "covenant.cmd.artifact", 3, TopicKind.COMMAND, "requests to record stored artifacts"
+)
+ARTIFACT_EVENTS = Topic("covenant.evt.artifact", 3, TopicKind.EVENT, "artifact storage facts")
+MODEL_COMMANDS = Topic("covenant.cmd.model", 3, TopicKind.COMMAND, "model registry requests")
+MODEL_EVENTS = Topic("covenant.evt.model", 3, TopicKind.EVENT, "model registry facts")
+DEADLETTER = Topic(
+    "covenant.dlq", 1, TopicKind.DEADLETTER, "records a worker could not handle, with why"
+)
+
+ALL_TOPICS: tuple[Topic, ...] = (
+    DATASET_COMMANDS,
+    DATASET_EVENTS,
+    ARTIFACT_COMMANDS,
+    ARTIFACT_EVENTS,
+    MODEL_COMMANDS,
+    MODEL_EVENTS,
+    DEADLETTER,
+)
+
+
+def topic_named(name: str) -> Topic:
+    """Look a declared topic up by name, for CLI arguments.
+
+    Raises:
+        KeyError: with the declared names, when ``name`` is not one of them.
+    """
+    for topic in ALL_TOPICS:
+        if topic.name == name:
+            return topic
+    known = ", ".join(t.name for t in ALL_TOPICS)
+    raise KeyError(f"unknown topic {name!r}; declared topics: {known}")
