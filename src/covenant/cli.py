@@ -159,7 +159,11 @@ def _serve(workers: list[Any], bus: str | None, metrics_port: int, options: Any)
         install_stop_signals(stop)
         async with open_bus(_bus_url(bus)) as log:
             await run_workers(
-                workers, bus=log, codec=default_codec(), stop=stop, registry=registry,
+                workers,
+                bus=log,
+                codec=default_codec(),
+                stop=stop,
+                registry=registry,
                 options=options,
             )
 
@@ -355,8 +359,10 @@ def events_publish(
     if json_out:
         print(json.dumps(result))
     else:
-        out.print(f"published {model.TYPE} {message.meta.event_id} at "
-                  f"{position.topic}/{position.partition}@{position.offset}")
+        out.print(
+            f"published {model.TYPE} {message.meta.event_id} at "
+            f"{position.topic}/{position.partition}@{position.offset}"
+        )
 
 
 def _by_name(model: Any, body: dict[str, Any]) -> dict[str, Any]:
@@ -364,8 +370,13 @@ def _by_name(model: Any, body: dict[str, Any]) -> dict[str, Any]:
     probe = model.model_validate(
         {
             "meta": {
-                "eventId": "0", "type": model.TYPE, "occurredAt": "1970-01-01T00:00:00Z",
-                "producer": "-", "actor": "-", "subject": "-", "correlationId": "0",
+                "eventId": "0",
+                "type": model.TYPE,
+                "occurredAt": "1970-01-01T00:00:00Z",
+                "producer": "-",
+                "actor": "-",
+                "subject": "-",
+                "correlationId": "0",
             },
             **body,
         }

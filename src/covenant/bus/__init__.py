@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 from covenant.bus.protocol import Bus, GroupConsumer, Outgoing, Position, Record
 from covenant.errors import ConfigError
@@ -13,7 +13,7 @@ __all__ = ["Bus", "GroupConsumer", "Outgoing", "Position", "Record", "open_bus"]
 
 def open_bus(url: str) -> Bus:
     """The log named by ``url``: ``sqlite:///path/to/log.sqlite3`` (embedded) or
-    ``kafka://host:port[,host:port]``. The result is an async context manager."""
+    ``kafka://host:port[,host:port][?namespace=prefix.]``. The result is an async context manager."""
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         from covenant.bus.sqlite import SqliteBus
@@ -27,7 +27,8 @@ def open_bus(url: str) -> Bus:
 
         if not parsed.netloc:
             raise ConfigError(f"{url!r}: give the brokers, e.g. kafka://127.0.0.1:9092")
-        return KafkaBus(parsed.netloc)
+        namespace = parse_qs(parsed.query).get("namespace", [""])[0]
+        return KafkaBus(parsed.netloc, namespace=namespace)
     raise ConfigError(
         f"unsupported log URL {url!r}: use sqlite:///path/to/log.sqlite3 or kafka://host:port"
     )

@@ -9,6 +9,9 @@
   one left open), so a kill -9 at any instant loses and duplicates nothing.
   Several instances of one worker need distinct ``instance`` values.
 * Consumers read ``read_committed``: aborted outputs are never seen.
+* ``namespace`` prefixes every topic, group and transactional id on the broker,
+  so several isolated Covenants (or test runs) can share one cluster; records
+  and positions handed to callers carry the declared, unprefixed names.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Self
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import (
     KafkaError,
@@ -44,8 +47,9 @@ class KafkaBus:
         client_id: shows in broker logs and metrics.
     """
 
-    def __init__(self, bootstrap: str, *, client_id: str = "covenant") -> None:
+    def __init__(self, bootstrap: str, *, client_id: str = "covenant", namespace: str = "") -> None:
         self._bootstrap = bootstrap
+        self.namespace = namespace
         self._client_id = client_id
         self._producer: AIOKafkaProducer | None = None
         self._partitions: dict[str, int] = {}
@@ -53,6 +57,14 @@ class KafkaBus:
     @property
     def bootstrap(self) -> str:
         return self._bootstrap
+
+    def wire(self, name: str) -> str:
+        """The broker-side name of a topic or group."""
+        return self.namespace + name
+
+    def local(self, name: str) -> str:
+        """The declared name of a broker-side topic."""
+        return name[len(self.namespace) :]
 
     async def __aenter__(self) -> Self:
         if self._producer is None:
@@ -85,9 +97,9 @@ class KafkaBus:
         try:
             existing = set(await admin.list_topics())
             missing = [
-                NewTopic(t.name, t.partitions, 1, topic_configs=_retention(t))
+                NewTopic(self.wire(t.name), t.partitions, 1, topic_configs=_retention(t))
                 for t in topics
-                if t.name not in existing
+                if self.wire(t.name) not in existing
             ]
             if missing:
                 try:
@@ -105,7 +117,7 @@ class KafkaBus:
     async def _wait_for_leaders(self, topic: Topic) -> None:
         producer = self._require_producer()
         for _ in range(100):
-            parts = await producer.partitions_for(topic.name)
+            parts = await producer.partitions_for(self.wire(topic.name))
             if parts and len(parts) >= topic.partitions:
                 self._partitions[topic.name] = len(parts)
                 return
@@ -119,7 +131,7 @@ class KafkaBus:
 
     async def partitions_of(self, topic: Topic) -> int:
         if topic.name not in self._partitions:
-            parts = await self._require_producer().partitions_for(topic.name)
+            parts = await self._require_producer().partitions_for(self.wire(topic.name))
             self._partitions[topic.name] = len(parts)
         return self._partitions[topic.name]
 
@@ -128,7 +140,7 @@ class KafkaBus:
         try:
             futures = [
                 await producer.send(
-                    r.topic.name,
+                    self.wire(r.topic.name),
                     r.value,
                     key=r.key,
                     partition=partition_for(r.key, await self.partitions_of(r.topic)),
@@ -138,7 +150,7 @@ class KafkaBus:
             metas = await asyncio.gather(*futures)
         except KafkaError as exc:
             raise BusError(f"publish to Kafka failed: {exc}") from exc
-        return [Position(m.topic, m.partition, m.offset) for m in metas]
+        return [Position(self.local(m.topic), m.partition, m.offset) for m in metas]
 
     def consumer(
         self, *, group: str, topics: Sequence[Topic], instance: str = "0"
@@ -155,20 +167,20 @@ class KafkaBus:
             **extra,
         )
 
-    async def read(
-        self, topics: Sequence[Topic], *, follow: bool = False
-    ) -> AsyncIterator[Record]:
+    async def read(self, topics: Sequence[Topic], *, follow: bool = False) -> AsyncIterator[Record]:
         consumer = self._reader(group_id=None)
         await consumer.start()
         try:
             tps = [
-                TopicPartition(t.name, p) for t in topics for p in range(await self.partitions_of(t))
+                TopicPartition(self.wire(t.name), p)
+                for t in topics
+                for p in range(await self.partitions_of(t))
             ]
             consumer.assign(tps)
             await consumer.seek_to_beginning(*tps)
             ends = await consumer.end_offsets(tps)
             while True:
-                if not follow and all(await _at_end(consumer, tp, ends[tp]) for tp in tps):
+                if not follow and await _all_at_end(consumer, ends):
                     return
                 batch = await consumer.getmany(timeout_ms=200, max_records=2000)
                 for tp, msgs in batch.items():
@@ -176,46 +188,76 @@ class KafkaBus:
                         if not follow and m.offset >= ends[tp]:
                             continue
                         yield Record(
-                            m.topic, m.partition, m.offset, m.key, m.value, m.timestamp
+                            self.local(m.topic), m.partition, m.offset, m.key, m.value, m.timestamp
                         )
         finally:
             await consumer.stop()
 
     async def end_offsets(self, topic: Topic) -> dict[int, int]:
         consumer = self._reader(group_id=None)
-        await consumer.start()
         try:
-            tps = [TopicPartition(topic.name, p) for p in range(await self.partitions_of(topic))]
+            await consumer.start()
+            tps = [
+                TopicPartition(self.wire(topic.name), p)
+                for p in range(await self.partitions_of(topic))
+            ]
             ends = await consumer.end_offsets(tps)
+        except KafkaError as exc:
+            raise BusError(f"cannot read end offsets of {topic.name}: {exc}") from exc
         finally:
             await consumer.stop()
         return {tp.partition: int(n) for tp, n in ends.items()}
 
     async def committed(self, *, group: str, topic: Topic) -> dict[int, int]:
         admin = self._admin()
-        await admin.start()
         try:
-            offsets = await admin.list_consumer_group_offsets(group)
+            await admin.start()
+            offsets = await admin.list_consumer_group_offsets(self.wire(group))
+        except KafkaError as exc:
+            raise BusError(f"cannot read offsets of group {group!r}: {exc}") from exc
         finally:
             await admin.close()
         return {
             tp.partition: int(meta.offset)
             for tp, meta in offsets.items()
-            if tp.topic == topic.name and meta.offset >= 0
+            if tp.topic == self.wire(topic.name) and meta.offset >= 0
         }
 
     async def groups(self) -> list[str]:
         admin = self._admin()
-        await admin.start()
         try:
+            await admin.start()
             listed = await admin.list_consumer_groups()
+        except KafkaError as exc:
+            raise BusError(f"cannot list consumer groups: {exc}") from exc
         finally:
             await admin.close()
-        return sorted(str(g[0]) for g in listed)
+        names = [str(g[0]) for g in listed]
+        return sorted(self.local(n) for n in names if n.startswith(self.namespace))
 
 
-async def _at_end(consumer: AIOKafkaConsumer, tp: TopicPartition, end: int) -> bool:
-    return bool(await consumer.position(tp) >= end)
+async def _all_at_end(consumer: AIOKafkaConsumer, ends: Mapping[TopicPartition, int]) -> bool:
+    for tp, end in ends.items():
+        if await consumer.position(tp) < end:
+            return False
+    return True
+
+
+class _ForgetRevoked(ConsumerRebalanceListener):  # type: ignore[misc]
+    """A partition that moved away may be committed by someone else meanwhile;
+    forget what we knew of it so ``rewind`` asks the broker."""
+
+    def __init__(self, member: KafkaGroupConsumer) -> None:
+        self._member = member
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        for tp in revoked:
+            key = (self._member._bus.local(tp.topic), tp.partition)
+            self._member._committed.pop(key, None)
+            self._member._positions.pop(key, None)
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        return None
 
 
 class KafkaGroupConsumer:
@@ -227,14 +269,17 @@ class KafkaGroupConsumer:
         self._bus = bus
         self._group = group
         self._topics = tuple(topics)
-        self._consumer = bus._reader(group_id=group, max_poll_records=2000)
+        self._consumer = bus._reader(group_id=bus.wire(group), max_poll_records=2000)
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bus.bootstrap,
-            transactional_id=f"covenant.{group}.{instance}",
+            transactional_id=bus.wire(f"covenant.{group}.{instance}"),
             acks="all",
             linger_ms=1,
         )
         self._positions: dict[TP, int] = {}
+        # Offsets this member committed; the broker applies them a moment after the
+        # transaction returns, so rewind trusts its own record first.
+        self._committed: dict[TP, int] = {}
 
     async def __aenter__(self) -> Self:
         try:
@@ -242,7 +287,9 @@ class KafkaGroupConsumer:
             # its open transaction before we read the offsets it may have held.
             await self._producer.start()
             await self._consumer.start()
-            self._consumer.subscribe([t.name for t in self._topics])
+            self._consumer.subscribe(
+                [self._bus.wire(t.name) for t in self._topics], listener=_ForgetRevoked(self)
+            )
         except KafkaError as exc:
             await self.__aexit__()
             raise BusError(f"cannot join group {self._group!r}: {exc}") from exc
@@ -264,19 +311,20 @@ class KafkaGroupConsumer:
             raise BusError(f"poll failed: {exc}") from exc
         out = []
         for tp, msgs in batch.items():
-            out.extend(Record(m.topic, m.partition, m.offset, m.key, m.value, m.timestamp) for m in msgs)
+            name = self._bus.local(tp.topic)
+            out.extend(
+                Record(name, m.partition, m.offset, m.key, m.value, m.timestamp) for m in msgs
+            )
             if msgs:
-                self._positions[(tp.topic, tp.partition)] = msgs[-1].offset + 1
+                self._positions[(name, tp.partition)] = msgs[-1].offset + 1
         return out
 
-    async def commit(
-        self, *, outputs: Sequence[Outgoing], offsets: Mapping[TP, int]
-    ) -> None:
+    async def commit(self, *, outputs: Sequence[Outgoing], offsets: Mapping[TP, int]) -> None:
         try:
             async with self._producer.transaction():
                 futures = [
                     await self._producer.send(
-                        o.topic.name,
+                        self._bus.wire(o.topic.name),
                         o.value,
                         key=o.key,
                         partition=partition_for(o.key, await self._bus.partitions_of(o.topic)),
@@ -284,9 +332,11 @@ class KafkaGroupConsumer:
                     for o in outputs
                 ]
                 await self._producer.send_offsets_to_transaction(
-                    {TopicPartition(t, p): n for (t, p), n in offsets.items()}, self._group
+                    {TopicPartition(self._bus.wire(t), p): n for (t, p), n in offsets.items()},
+                    self._bus.wire(self._group),
                 )
             await asyncio.gather(*futures)
+            self._committed.update(offsets)
         except ProducerFenced as exc:
             raise FencedError(f"group {self._group!r}: fenced by a newer instance") from exc
         except KafkaError as exc:
@@ -294,10 +344,11 @@ class KafkaGroupConsumer:
 
     async def rewind(self) -> None:
         for tp in self._consumer.assignment():
-            committed = await self._consumer.committed(tp)
+            mine = self._committed.get((self._bus.local(tp.topic), tp.partition))
+            committed = mine if mine is not None else await self._consumer.committed(tp)
             if committed is None:
                 await self._consumer.seek_to_beginning(tp)
-                self._positions.pop((tp.topic, tp.partition), None)
+                self._positions.pop((self._bus.local(tp.topic), tp.partition), None)
             else:
                 self._consumer.seek(tp, committed)
-                self._positions[(tp.topic, tp.partition)] = committed
+                self._positions[(self._bus.local(tp.topic), tp.partition)] = committed

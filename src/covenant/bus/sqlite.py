@@ -141,9 +141,11 @@ class SqliteBus:
         cached = self._partitions.get(topic.name)
         if cached is not None:
             return cached
-        row = (conn or self._db).execute(
-            "SELECT partitions FROM topics WHERE name = ?", (topic.name,)
-        ).fetchone()
+        row = (
+            (conn or self._db)
+            .execute("SELECT partitions FROM topics WHERE name = ?", (topic.name,))
+            .fetchone()
+        )
         if row is None:
             raise BusError(
                 f"topic {topic.name!r} does not exist; run 'covenant up' or ensure_topics first",
@@ -186,9 +188,7 @@ class SqliteBus:
     ) -> SqliteGroupConsumer:
         return SqliteGroupConsumer(self, group=group, topics=topics, member=instance)
 
-    async def read(
-        self, topics: Sequence[Topic], *, follow: bool = False
-    ) -> AsyncIterator[Record]:
+    async def read(self, topics: Sequence[Topic], *, follow: bool = False) -> AsyncIterator[Record]:
         positions: dict[TopicPartition, int] = {}
         for topic in topics:
             for p in range(self.partitions_of(topic)):
@@ -234,9 +234,7 @@ class SqliteBus:
 class SqliteGroupConsumer:
     """The embedded group member: see the module docstring for ownership."""
 
-    def __init__(
-        self, bus: SqliteBus, *, group: str, topics: Sequence[Topic], member: str
-    ) -> None:
+    def __init__(self, bus: SqliteBus, *, group: str, topics: Sequence[Topic], member: str) -> None:
         self._bus = bus
         self._group = group
         self._topics = tuple(topics)
@@ -400,7 +398,9 @@ class _transaction:
             raise BusError(f"embedded log commit failed: {exc}") from exc
 
 
-def _heads(conn: sqlite3.Connection, tps: Mapping[TopicPartition, int]) -> dict[TopicPartition, int]:
+def _heads(
+    conn: sqlite3.Connection, tps: Mapping[TopicPartition, int]
+) -> dict[TopicPartition, int]:
     out = {}
     for tp in tps:
         row = conn.execute(

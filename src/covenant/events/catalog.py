@@ -34,7 +34,7 @@ def message_type(type_name: str) -> type[Message]:
         KeyError: naming the known types, when ``type_name`` is not one.
     """
     for cls in MESSAGE_TYPES:
-        if cls.TYPE == type_name:
+        if type_name == cls.TYPE:
             return cls
     known = ", ".join(sorted(c.TYPE for c in MESSAGE_TYPES))
     raise KeyError(f"unknown message type {type_name!r}; known types: {known}")

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from prometheus_client import CollectorRegistry, start_http_server
 
 from covenant.bus.protocol import Bus
+from covenant.errors import BusError
 from covenant.events.codec import Codec
 from covenant.runtime.metrics import WorkerMetrics
 from covenant.runtime.worker import RunnerOptions, Worker, WorkerRunner
@@ -71,8 +72,14 @@ async def wait_until_drained(
         behind = False
         for worker in workers:
             for topic in worker.inputs:
-                ends = await bus.end_offsets(topic)
-                done = await bus.committed(group=worker.name, topic=topic)
+                try:
+                    ends = await bus.end_offsets(topic)
+                    done = await bus.committed(group=worker.name, topic=topic)
+                except BusError as exc:
+                    if not exc.retriable:
+                        raise
+                    behind = True  # e.g. the group coordinator is still loading
+                    continue
                 if any(done.get(p, 0) < end for p, end in ends.items()):
                     behind = True
         if not behind:

@@ -73,6 +73,9 @@ class Worker:
         name: also its consumer group; keep it stable, offsets are stored under it.
         inputs: topics it consumes.
         outputs: topics it may write (created at start-up; documentation for readers).
+        accepts: the message types it handles; any other record on its inputs is
+            dead-lettered, since a worker that silently skipped it would hide a
+            misrouted command.
         handle: the decision, ``async (message, ctx) -> None``.
         description: one line for ``covenant worker --help`` and logs.
     """
@@ -80,6 +83,7 @@ class Worker:
     name: str
     inputs: tuple[Topic, ...]
     outputs: tuple[Topic, ...]
+    accepts: tuple[type[Message], ...]
     handle: Handler
     description: str = ""
 
@@ -164,6 +168,11 @@ class WorkerRunner:
         error: Exception
         try:
             message = self._codec.decode(record.value)
+            if not isinstance(message, self.worker.accepts):
+                raise ContractError(
+                    f"{message.TYPE} is not a type worker {self.worker.name!r} handles "
+                    f"(it takes {', '.join(t.TYPE for t in self.worker.accepts)})"
+                )
         except ContractError as exc:
             attempts, error = 1, exc
             self._metrics.failed.labels(**self._labels).inc()
@@ -174,7 +183,7 @@ class WorkerRunner:
                 try:
                     await self.worker.handle(message, ctx)
                     outputs = [self._outgoing(m) for m in ctx.emitted]
-                except Exception as exc:  # noqa: BLE001 - every failure is dead-lettered
+                except Exception as exc:
                     self._metrics.failed.labels(**self._labels).inc()
                     error = exc
                     retriable = not isinstance(exc, CovenantError) or exc.retriable
@@ -182,9 +191,7 @@ class WorkerRunner:
                         await asyncio.sleep(self._options.backoff_s * 2 ** (attempts - 1))
                         continue
                     break
-                self._metrics.latency.labels(**self._labels).observe(
-                    time.perf_counter() - started
-                )
+                self._metrics.latency.labels(**self._labels).observe(time.perf_counter() - started)
                 return outputs, 0
         log.warning(
             "worker %s: dead-lettering %s/%d@%d after %d attempt(s): %s",

@@ -51,8 +51,7 @@ def rejection_reasons(command: RegisterDataset) -> list[str]:
 
 
 async def handle(message: Message, ctx: Context) -> None:
-    if not isinstance(message, RegisterDataset):
-        return
+    assert isinstance(message, RegisterDataset)  # the runtime checks ``accepts``
     rejected = rejection_reasons(message)
     if rejected:
         ctx.emit(DatasetRejected, dataset_id=message.dataset_id, reasons=rejected)
@@ -79,6 +78,7 @@ DATASETS = Worker(
     name="datasets",
     inputs=(DATASET_COMMANDS,),
     outputs=(DATASET_EVENTS,),
+    accepts=(RegisterDataset,),
     handle=handle,
     description="registers datasets with lineage; blocks PII and unreviewed data",
 )

@@ -46,8 +46,7 @@ def rejection_reasons(command: RegisterModel) -> list[str]:
 
 
 async def handle(message: Message, ctx: Context) -> None:
-    if not isinstance(message, RegisterModel):
-        return
+    assert isinstance(message, RegisterModel)  # the runtime checks ``accepts``
     rejected = rejection_reasons(message)
     if rejected:
         ctx.emit(ModelRejected, family=message.family, version=message.version, reasons=rejected)
@@ -76,6 +75,7 @@ REGISTRY = Worker(
     name="registry",
     inputs=(MODEL_COMMANDS,),
     outputs=(MODEL_EVENTS,),
+    accepts=(RegisterModel,),
     handle=handle,
     description="registers model versions (SemVer, draft status) with lineage",
 )

@@ -1,0 +1,5 @@
+"""``python -m covenant`` is the ``covenant`` command."""
+
+from covenant.cli import main
+
+main()
