@@ -57,6 +57,13 @@ DEADLETTER = Topic(
     "covenant.dlq", 1, TopicKind.DEADLETTER, "records a worker could not handle, with why"
 )
 
+AUDIT = Topic(
+    "covenant.audit",
+    1,
+    TopicKind.AUDIT,
+    "leaf order and signed checkpoints of the audit Merkle tree",
+)
+
 ALL_TOPICS: tuple[Topic, ...] = (
     DATASET_COMMANDS,
     DATASET_EVENTS,
@@ -65,6 +72,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     MODEL_COMMANDS,
     MODEL_EVENTS,
     DEADLETTER,
+    AUDIT,
 )
 
 
