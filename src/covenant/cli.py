@@ -8,6 +8,7 @@ accepts ``--bus`` to override the log. Output is for people on a terminal; add
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -247,10 +248,8 @@ def events_tail(
                 if limit and seen >= limit:
                     return
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         _run(go)
-    except KeyboardInterrupt:
-        pass
 
 
 def _print_record(rec: Any, codec: Any, json_out: bool) -> None:

@@ -32,8 +32,18 @@ pytestmark = pytest.mark.slow
 
 def start_worker(bus_url: str, log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "covenant", "-v", "worker", "registry", "--bus", bus_url,
-         "--batch-size", "200"],
+        [
+            sys.executable,
+            "-m",
+            "covenant",
+            "-v",
+            "worker",
+            "registry",
+            "--bus",
+            bus_url,
+            "--batch-size",
+            "200",
+        ],
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
     )
@@ -56,9 +66,7 @@ async def test_sigkilled_worker_loses_and_duplicates_nothing(
         )
         for i in range(COMMANDS)
     ]
-    encoded = [
-        Outgoing(MODEL_COMMANDS, c.meta.subject.encode(), codec.encode(c)) for c in commands
-    ]
+    encoded = [Outgoing(MODEL_COMMANDS, c.meta.subject.encode(), codec.encode(c)) for c in commands]
 
     async def feed() -> None:
         # Commands keep arriving while the worker is being killed, so kills land

@@ -12,8 +12,8 @@ from prometheus_client import CollectorRegistry
 
 from covenant.bus import Bus, Outgoing
 from covenant.events.avro import avro_schema
-from covenant.events.codec import MAGIC, Codec, schema_fingerprint
 from covenant.events.catalog import MESSAGE_TYPES
+from covenant.events.codec import MAGIC, Codec, schema_fingerprint
 from covenant.events.deadletter import DeadLettered
 from covenant.events.registry import ModelRegistered, RegisterModel
 from covenant.runtime.service import run_workers, wait_until_drained
@@ -68,9 +68,17 @@ async def test_garbage_goes_to_the_dead_letter_topic_and_the_worker_goes_on(bus:
         "empty": b"",
         "wrong type for this worker": codec.encode(
             DeadLettered.create(
-                subject="x", actor="a", producer="p", worker="w", source_topic="t",
-                source_partition=0, source_offset=0, error_class="E", error="e",
-                attempts=1, original=b"",
+                subject="x",
+                actor="a",
+                producer="p",
+                worker="w",
+                source_topic="t",
+                source_partition=0,
+                source_offset=0,
+                error_class="E",
+                error="e",
+                attempts=1,
+                original=b"",
             )
         ),
     }
@@ -97,7 +105,9 @@ async def test_garbage_goes_to_the_dead_letter_topic_and_the_worker_goes_on(bus:
     )
     letters = [codec.decode(r.value) async for r in bus.read([DEADLETTER])]
     assert len(letters) == len(bad)
-    by_original = {letter.original: letter for letter in letters if isinstance(letter, DeadLettered)}
+    by_original = {
+        letter.original: letter for letter in letters if isinstance(letter, DeadLettered)
+    }
     for reason, value in bad.items():
         letter = by_original[value]
         assert letter.worker == "registry", reason
@@ -131,13 +141,14 @@ async def test_a_failing_handler_is_retried_then_dead_lettered(bus: Bus) -> None
     )
     codec = Codec(MESSAGE_TYPES)
     await bus.ensure_topics([MODEL_COMMANDS, MODEL_EVENTS, DEADLETTER])
-    await bus.publish(
-        [Outgoing(MODEL_COMMANDS, b"k", codec.encode(command(i))) for i in (1, 2, 3)]
-    )
+    await bus.publish([Outgoing(MODEL_COMMANDS, b"k", codec.encode(command(i))) for i in (1, 2, 3)])
     stop = asyncio.Event()
     task = asyncio.create_task(
         run_workers(
-            [worker], bus=bus, codec=codec, stop=stop,
+            [worker],
+            bus=bus,
+            codec=codec,
+            stop=stop,
             options=RunnerOptions(max_attempts=3, backoff_s=0.01),
         )
     )

@@ -13,7 +13,8 @@ __all__ = ["Bus", "GroupConsumer", "Outgoing", "Position", "Record", "open_bus"]
 
 def open_bus(url: str) -> Bus:
     """The log named by ``url``: ``sqlite:///path/to/log.sqlite3`` (embedded) or
-    ``kafka://host:port[,host:port][?namespace=prefix.]``. The result is an async context manager."""
+    ``kafka://host:port[,host:port][?namespace=prefix.]``. The result is an async
+    context manager."""
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         from covenant.bus.sqlite import SqliteBus

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Self
 
@@ -30,7 +31,7 @@ from aiokafka.errors import (
 
 from covenant.bus.partitioner import partition_for
 from covenant.bus.protocol import Outgoing, Position, Record
-from covenant.bus.protocol import TopicPartition as TP
+from covenant.bus.protocol import TopicPartition as Tp
 from covenant.errors import BusError, FencedError
 from covenant.topics import Topic
 
@@ -102,10 +103,9 @@ class KafkaBus:
                 if self.wire(t.name) not in existing
             ]
             if missing:
-                try:
+                # Another process may win the race; its declaration is the same.
+                with contextlib.suppress(TopicAlreadyExistsError):
                     await admin.create_topics(missing)
-                except TopicAlreadyExistsError:
-                    pass  # another process won the race; same declaration
         except KafkaError as exc:
             raise BusError(f"cannot create topics on {self._bootstrap}: {exc}") from exc
         finally:
@@ -276,10 +276,10 @@ class KafkaGroupConsumer:
             acks="all",
             linger_ms=1,
         )
-        self._positions: dict[TP, int] = {}
+        self._positions: dict[Tp, int] = {}
         # Offsets this member committed; the broker applies them a moment after the
         # transaction returns, so rewind trusts its own record first.
-        self._committed: dict[TP, int] = {}
+        self._committed: dict[Tp, int] = {}
 
     async def __aenter__(self) -> Self:
         try:
@@ -299,7 +299,7 @@ class KafkaGroupConsumer:
         await self._consumer.stop()
         await self._producer.stop()
 
-    def positions(self) -> dict[TP, int]:
+    def positions(self) -> dict[Tp, int]:
         return dict(self._positions)
 
     async def poll(self, *, max_records: int, timeout_s: float) -> list[Record]:
@@ -309,7 +309,7 @@ class KafkaGroupConsumer:
             )
         except KafkaError as exc:
             raise BusError(f"poll failed: {exc}") from exc
-        out = []
+        out: list[Record] = []
         for tp, msgs in batch.items():
             name = self._bus.local(tp.topic)
             out.extend(
@@ -319,7 +319,7 @@ class KafkaGroupConsumer:
                 self._positions[(name, tp.partition)] = msgs[-1].offset + 1
         return out
 
-    async def commit(self, *, outputs: Sequence[Outgoing], offsets: Mapping[TP, int]) -> None:
+    async def commit(self, *, outputs: Sequence[Outgoing], offsets: Mapping[Tp, int]) -> None:
         try:
             async with self._producer.transaction():
                 futures = [

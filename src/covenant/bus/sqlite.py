@@ -107,12 +107,7 @@ class SqliteBus:
                 raise ConfigError(f"cannot open the embedded log at {self._path}: {exc}") from exc
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None = None,
-        exc: BaseException | None = None,
-        tb: TracebackType | None = None,
-    ) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -124,7 +119,7 @@ class SqliteBus:
         return self._conn
 
     async def ensure_topics(self, topics: Sequence[Topic]) -> None:
-        with _transaction(self._db):
+        with _Transaction(self._db):
             for topic in topics:
                 self._db.execute(
                     "INSERT OR IGNORE INTO topics VALUES (?, ?, ?)",
@@ -180,7 +175,7 @@ class SqliteBus:
         return positions
 
     async def publish(self, records: Sequence[Outgoing]) -> list[Position]:
-        with _transaction(self._db):
+        with _Transaction(self._db):
             return self.append(self._db, records)
 
     def consumer(
@@ -247,7 +242,7 @@ class SqliteGroupConsumer:
 
     async def __aenter__(self) -> Self:
         self._conn = self._bus.connect()
-        while not self._try_acquire(self._conn):
+        while not self._try_acquire(self._conn):  # noqa: ASYNC110 - polling another process
             await asyncio.sleep(0.2)
         await self.rewind()
         return self
@@ -256,7 +251,7 @@ class SqliteGroupConsumer:
         if self._conn is None:
             return
         try:
-            with _transaction(self._conn):
+            with _Transaction(self._conn):
                 self._conn.execute(
                     "DELETE FROM group_owner WHERE group_id = ? AND generation = ?",
                     (self._group, self._generation),
@@ -266,7 +261,7 @@ class SqliteGroupConsumer:
             self._conn = None
 
     def _try_acquire(self, conn: sqlite3.Connection) -> bool:
-        with _transaction(conn):
+        with _Transaction(conn):
             row = conn.execute(
                 "SELECT host, pid, generation, heartbeat_ms FROM group_owner WHERE group_id = ?",
                 (self._group,),
@@ -337,7 +332,7 @@ class SqliteGroupConsumer:
         now = _now_ms()
         if now - self._last_heartbeat < LEASE_MS // 5:
             return
-        with _transaction(self._db):
+        with _Transaction(self._db):
             self._check_owner()
             self._db.execute(
                 "UPDATE group_owner SET heartbeat_ms = ? WHERE group_id = ?", (now, self._group)
@@ -357,7 +352,7 @@ class SqliteGroupConsumer:
     async def commit(
         self, *, outputs: Sequence[Outgoing], offsets: Mapping[TopicPartition, int]
     ) -> None:
-        with _transaction(self._db):
+        with _Transaction(self._db):
             self._check_owner()
             if outputs:
                 self._bus.append(self._db, outputs)
@@ -367,7 +362,7 @@ class SqliteGroupConsumer:
             )
 
 
-class _transaction:
+class _Transaction:
     """``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on any error, with sqlite3
     errors translated into ``BusError`` (retriable: a lock timeout may clear)."""
 

@@ -75,9 +75,12 @@ class Codec:
             fp = schema_fingerprint(old)
             if fp in self._readers:
                 continue
-            model, current = by_name.get(old["name"], (None, None))
+            known = by_name.get(old["name"])
             parsed_old = fastavro.parse_schema(dict(old))
-            self._readers[fp] = _Reader(model, parsed_old, current or parsed_old)
+            if known is None:
+                self._readers[fp] = _Reader(None, parsed_old, parsed_old)
+            else:
+                self._readers[fp] = _Reader(known[0], parsed_old, known[1])
 
     def encode(self, message: Message) -> bytes:
         """Single-object bytes of ``message``."""

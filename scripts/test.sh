@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: installs the hash-locked dependencies
+# into .venv, fetches Apache Kafka from Maven Central (cached outside the repo),
+# runs the linters, type checker and contract check, then pytest, whose fixtures
+# start a real single-node Kafka broker. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "system packages"
+missing=()
+command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null || missing+=(maven)
+if ((${#missing[@]})); then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+java -version 2>&1 | head -1
+
+step "python environment (.venv, hash-checked)"
+python=${PYTHON:-python3}
+"$python" -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
+[[ -x .venv/bin/python ]] || "$python" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes \
+  -r requirements/dev.lock
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps \
+  --no-build-isolation -e .
+
+step "Apache Kafka jars (Maven Central)"
+deploy/kafka/fetch.sh
+
+step "lint, format, types, contract"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy
+.venv/bin/covenant schemas check
+
+step "tests"
+.venv/bin/pytest "$@"

@@ -1,0 +1,115 @@
+"""The ``covenant`` command as a user runs it, against the embedded log."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def covenant(*args: str, home: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "covenant", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={"COVENANT_HOME": str(home), "PATH": "/usr/bin:/bin"},
+        timeout=120,
+    )
+
+
+def test_demo_json_shows_commands_turned_into_events(tmp_path: Path) -> None:
+    result = covenant("demo", "--json", "--home", str(tmp_path / "demo"), home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    types = [entry["type"] for entry in summary["timeline"]]
+    assert types.count("dataset.registered") == 2
+    assert types.count("model.registered") == 1
+    assert types.count("model.rejected") == 1
+    assert types.count("record.dead_lettered") == 1
+    commands = {e["subject"] for e in summary["timeline"] if e["type"].endswith("register")}
+    caused = {e["subject"] for e in summary["timeline"] if e["caused_by"]}
+    assert commands <= caused
+
+
+def test_publish_validates_then_tail_shows_it(tmp_path: Path) -> None:
+    body = {
+        "family": "vit",
+        "version": "1.0.0",
+        "codeRef": "git@x#abc",
+        "artifactId": "sha256:" + "0" * 64,
+    }
+    published = covenant(
+        "events",
+        "publish",
+        "model.register",
+        "-",
+        "--subject",
+        "model:vit:1.0.0",
+        "--json",
+        home=tmp_path,
+        stdin=json.dumps(body),
+    )
+    assert published.returncode == 0, published.stderr
+    where = json.loads(published.stdout)
+    assert where["topic"] == "covenant.cmd.model"
+
+    tail = covenant(
+        "events",
+        "tail",
+        "--from-beginning",
+        "--no-follow",
+        "--json",
+        "--topic",
+        "covenant.cmd.model",
+        home=tmp_path,
+    )
+    assert tail.returncode == 0, tail.stderr
+    (line,) = tail.stdout.splitlines()
+    record = json.loads(line)["record"]
+    assert record["meta"]["eventId"] == where["eventId"]
+    assert record["family"] == "vit"
+
+    topics = covenant("topics", "--json", home=tmp_path)
+    rows = {row["topic"]: row for row in json.loads(topics.stdout)}
+    assert rows["covenant.cmd.model"]["records"] == 1
+
+
+def test_publish_names_the_bad_field_and_publishes_nothing(tmp_path: Path) -> None:
+    body = {"family": "vit", "version": "1.0.0", "codeRef": "x", "artifactId": 7}
+    result = covenant(
+        "events",
+        "publish",
+        "model.register",
+        "-",
+        "--subject",
+        "m",
+        home=tmp_path,
+        stdin=json.dumps(body),
+    )
+    assert result.returncode == 1
+    assert "artifactId" in result.stderr
+    malformed = covenant(
+        "events",
+        "publish",
+        "model.register",
+        "-",
+        "--subject",
+        "m",
+        home=tmp_path,
+        stdin="{not json",
+    )
+    assert malformed.returncode == 1
+    assert "not JSON" in malformed.stderr
+    tail = covenant("events", "tail", "--from-beginning", "--no-follow", home=tmp_path)
+    assert tail.stdout.strip() == ""
+
+
+def test_unknown_worker_and_topic_are_clear_errors(tmp_path: Path) -> None:
+    worker = covenant("worker", "nope", home=tmp_path)
+    assert worker.returncode == 2
+    assert "known: datasets, registry" in worker.stderr
+    tail = covenant("events", "tail", "--topic", "nope", home=tmp_path)
+    assert tail.returncode == 2
+    assert "declared topics" in tail.stderr
