@@ -148,5 +148,5 @@ def test_a_json_document_error_names_the_field() -> None:
 
 
 def test_unknown_type_names_the_known_ones() -> None:
-    with pytest.raises(KeyError, match="model.register"):
+    with pytest.raises(KeyError, match=r"model\.register"):
         message_type("model.regster")
