@@ -140,7 +140,7 @@ async def worker_rate(bus: Bus, url: str, n: int, work: Path) -> float:
 
 
 async def e2e_latency(bus: Bus, url: str, seconds: float, work: Path) -> dict[str, float]:
-    """Paced 1,000 commands/s; latency = event read time − command publish time."""
+    """Paced 1,000 commands/s; latency = event read time - command publish time."""
     codec = default_codec()
     await bus.ensure_topics(ALL_TOPICS)
     log = work / f"worker-{uuid.uuid4().hex[:6]}.log"
@@ -239,11 +239,16 @@ async def bench_log(name: str, url: str, n: int, work: Path) -> dict[str, Any]:
     async with open_bus(url) as bus:
         await bus.ensure_topics([source, sink])
         result: dict[str, Any] = {"log": name}
-        result["publish_per_s"] = await publish_rate(bus, source, n)
-        result["consume_per_s"] = await consume_rate(bus, source, n)
-        result["consume_produce_raw_per_s"] = await consume_produce_rate(bus, source, sink, n)
-        result["worker_per_s"] = await worker_rate(bus, url, n, work)
-        result["e2e_at_1000_per_s"] = await e2e_latency(bus, url, 10.0, work)
+        phases = {
+            "publish_per_s": lambda: publish_rate(bus, source, n),
+            "consume_per_s": lambda: consume_rate(bus, source, n),
+            "consume_produce_raw_per_s": lambda: consume_produce_rate(bus, source, sink, n),
+            "worker_per_s": lambda: worker_rate(bus, url, n, work),
+            "e2e_at_1000_per_s": lambda: e2e_latency(bus, url, 10.0, work),
+        }
+        for phase, run in phases.items():
+            result[phase] = await asyncio.wait_for(run(), 300)
+            print(f"{name} {phase}: {result[phase]}", file=sys.stderr, flush=True)
     return result
 
 
@@ -295,7 +300,8 @@ async def main() -> None:
     for r in results["logs"]:
         e2e = r["e2e_at_1000_per_s"]
         print(
-            f"{r['log']:>8}: publish {r['publish_per_s']:,.0f}/s  consume {r['consume_per_s']:,.0f}/s"
+            f"{r['log']:>8}: publish {r['publish_per_s']:,.0f}/s"
+            f"  consume {r['consume_per_s']:,.0f}/s"
             f"  c→p raw {r['consume_produce_raw_per_s']:,.0f}/s  worker {r['worker_per_s']:,.0f}/s"
             f"  e2e p50 {e2e['p50_ms']:.1f} ms p99 {e2e['p99_ms']:.1f} ms"
         )

@@ -18,13 +18,7 @@ fi
 java -version 2>&1 | head -1
 
 step "python environment (.venv, hash-checked)"
-python=${PYTHON:-python3}
-"$python" -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
-[[ -x .venv/bin/python ]] || "$python" -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes \
-  -r requirements/dev.lock
-.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps \
-  --no-build-isolation -e .
+scripts/install.sh
 
 step "Apache Kafka jars (Maven Central)"
 deploy/kafka/fetch.sh
