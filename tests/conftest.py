@@ -17,6 +17,7 @@ import pytest
 
 from covenant.bus import Bus, open_bus
 from covenant.testing.kafka import LocalKafka
+from covenant.testing.postgres import LocalPostgres
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,6 +36,13 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     ).stdout.strip()
     with LocalKafka(Path(libs), tmp_path_factory.mktemp("kafka")) as broker:
         yield broker.bootstrap
+
+
+@pytest.fixture(scope="session")
+def local_postgres() -> Iterator[LocalPostgres]:
+    """One throwaway PostgreSQL server for the session; tests make their own databases."""
+    with LocalPostgres() as server:
+        yield server
 
 
 @pytest.fixture(params=["sqlite", pytest.param("kafka", marks=pytest.mark.kafka)])

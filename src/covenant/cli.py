@@ -32,7 +32,7 @@ from covenant.runtime.service import install_stop_signals, run_workers, serve_me
 from covenant.schemas import check, default_codec, schema_root, write_current
 from covenant.settings import Settings
 from covenant.topics import ALL_TOPICS, topic_named
-from covenant.workers import WORKERS, worker_named
+from covenant.workers import WORKER_NAMES, build_workers
 
 app = typer.Typer(
     help="Covenant: take a model from data to production safely, with an audit trail "
@@ -125,7 +125,7 @@ def demo(
 
 @app.command()
 def worker(
-    name: Annotated[str, typer.Argument(help=f"one of: {', '.join(w.name for w in WORKERS)}")],
+    name: Annotated[str, typer.Argument(help=f"one of: {', '.join(WORKER_NAMES)}")],
     bus: BusOption = None,
     instance: Annotated[str, typer.Option(help="distinct per running copy (Kafka)")] = "0",
     metrics_port: Annotated[int, typer.Option(help="serve /metrics here; 0 = off")] = 0,
@@ -135,11 +135,11 @@ def worker(
     from covenant.runtime.worker import RunnerOptions
 
     try:
-        chosen = worker_named(name)
+        chosen = build_workers([name])
     except KeyError as exc:
         err.print(f"[red]error:[/red] {exc.args[0]}")
         raise typer.Exit(2) from exc
-    _serve([chosen], bus, metrics_port, RunnerOptions(batch_size=batch_size, instance=instance))
+    _serve(chosen, bus, metrics_port, RunnerOptions(batch_size=batch_size, instance=instance))
 
 
 @app.command()
@@ -148,7 +148,7 @@ def up(
     metrics_port: Annotated[int, typer.Option(help="serve /metrics here; 0 = off")] = 0,
 ) -> None:
     """Create the topics and run every worker in this process until stopped."""
-    _serve(list(WORKERS), bus, metrics_port, None)
+    _serve(build_workers(), bus, metrics_port, None)
 
 
 def _serve(workers: list[Any], bus: str | None, metrics_port: int, options: Any) -> None:

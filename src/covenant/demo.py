@@ -21,7 +21,7 @@ from covenant.events.datasets import ProvenanceReview, RegisterDataset, Transfor
 from covenant.events.registry import ModelLineage, RegisterModel
 from covenant.runtime.service import run_workers, wait_until_drained
 from covenant.topics import ALL_TOPICS, MODEL_COMMANDS
-from covenant.workers import WORKERS
+from covenant.workers import build_workers
 
 
 def _sha(text: str) -> str:
@@ -128,12 +128,13 @@ async def run_demo(bus: Bus, codec: Codec) -> list[TimelineEntry]:
     # A record no schema knows: the registry worker dead-letters it and goes on.
     await bus.publish([Outgoing(MODEL_COMMANDS, b"garbage", b"\xc3\x01not-avro-at-all")])
     stop = asyncio.Event()
-    workers = asyncio.create_task(run_workers(WORKERS, bus=bus, codec=codec, stop=stop))
+    workers = build_workers()
+    running = asyncio.create_task(run_workers(workers, bus=bus, codec=codec, stop=stop))
     try:
-        await wait_until_drained(bus, WORKERS, timeout_s=60)
+        await wait_until_drained(bus, workers, timeout_s=60)
     finally:
         stop.set()
-        await workers
+        await running
     timeline: list[tuple[float, TimelineEntry]] = []
     async for rec in bus.read(ALL_TOPICS):
         try:

@@ -155,6 +155,23 @@ async def test_rewind_returns_to_committed_offsets(bus: Bus) -> None:
     assert [r.offset for r in again] == list(range(4, 10))
 
 
+async def test_read_from_end_sees_only_later_records(bus: Bus) -> None:
+    topic = fresh_topic(1)
+    await bus.ensure_topics([topic])
+    await bus.publish([out(topic, "k", "old")])
+    assert [r async for r in bus.read([topic], from_end=True)] == []
+
+    async def first_new() -> bytes:
+        async for r in bus.read([topic], follow=True, from_end=True):
+            return r.value
+        return b""
+
+    task = asyncio.create_task(first_new())
+    await asyncio.sleep(0.5)
+    await bus.publish([out(topic, "k", "new")])
+    assert await asyncio.wait_for(task, 20) == b"new"
+
+
 async def test_follow_sees_records_published_later(bus: Bus) -> None:
     topic = fresh_topic(1)
     await bus.ensure_topics([topic])

@@ -11,14 +11,38 @@ import fastavro
 from prometheus_client import CollectorRegistry
 
 from covenant.bus import Bus, Outgoing
+from covenant.events.artifacts import ArtifactStored
 from covenant.events.avro import avro_schema
 from covenant.events.catalog import MESSAGE_TYPES
 from covenant.events.codec import MAGIC, Codec, schema_fingerprint
 from covenant.events.deadletter import DeadLettered
 from covenant.events.registry import ModelRegistered, RegisterModel
 from covenant.runtime.service import run_workers, wait_until_drained
-from covenant.topics import DEADLETTER, MODEL_COMMANDS, MODEL_EVENTS
-from covenant.workers import REGISTRY
+from covenant.topics import (
+    ARTIFACT_EVENTS,
+    DATASET_EVENTS,
+    DEADLETTER,
+    MODEL_COMMANDS,
+    MODEL_EVENTS,
+)
+from covenant.workers import build_workers
+
+SHA = "sha256:" + "0" * 64
+
+
+def stored_artifact() -> ArtifactStored:
+    """The registry only registers models whose artifact is stored."""
+    event: ArtifactStored = ArtifactStored.create(
+        subject=SHA,
+        actor="tester",
+        producer="test",
+        artifact_id=SHA,
+        name="weights.bin",
+        media_type="application/octet-stream",
+        size_bytes=1,
+        blob_uri="file:///dev/null",
+    )
+    return event
 
 
 def command(i: int) -> RegisterModel:
@@ -29,7 +53,7 @@ def command(i: int) -> RegisterModel:
         family="fam",
         version=f"{i}.0.0",
         code_ref="git@example.com:x.git#abc",
-        artifact_id="sha256:" + "0" * 64,
+        artifact_id=SHA,
     )
     return message
 
@@ -86,15 +110,19 @@ async def test_garbage_goes_to_the_dead_letter_topic_and_the_worker_goes_on(bus:
     for i, value in enumerate(bad.values()):
         records.append(Outgoing(MODEL_COMMANDS, b"same-key", codec.encode(good[i])))
         records.append(Outgoing(MODEL_COMMANDS, b"same-key", value))
+    await bus.ensure_topics([ARTIFACT_EVENTS, DATASET_EVENTS])
+    artifact = stored_artifact()
+    await bus.publish([Outgoing(ARTIFACT_EVENTS, SHA.encode(), codec.encode(artifact))])
     await bus.publish(records)
 
     stop = asyncio.Event()
     registry = CollectorRegistry()
+    workers = build_workers(["registry"])
     task = asyncio.create_task(
-        run_workers([REGISTRY], bus=bus, codec=codec, stop=stop, registry=registry)
+        run_workers(workers, bus=bus, codec=codec, stop=stop, registry=registry)
     )
     try:
-        assert await wait_until_drained(bus, [REGISTRY], timeout_s=60)
+        assert await wait_until_drained(bus, workers, timeout_s=60)
     finally:
         stop.set()
         await task
@@ -119,9 +147,10 @@ async def test_garbage_goes_to_the_dead_letter_topic_and_the_worker_goes_on(bus:
     assert registry.get_sample_value(
         "covenant_worker_dead_lettered_total", {"worker": "registry"}
     ) == len(bad)
-    assert registry.get_sample_value(
-        "covenant_worker_processed_total", {"worker": "registry"}
-    ) == len(records)
+    assert (
+        registry.get_sample_value("covenant_worker_processed_total", {"worker": "registry"})
+        == len(records) + 1
+    )  # and the artifact event
 
 
 async def test_a_failing_handler_is_retried_then_dead_lettered(bus: Bus) -> None:

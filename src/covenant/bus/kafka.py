@@ -167,7 +167,9 @@ class KafkaBus:
             **extra,
         )
 
-    async def read(self, topics: Sequence[Topic], *, follow: bool = False) -> AsyncIterator[Record]:
+    async def read(
+        self, topics: Sequence[Topic], *, follow: bool = False, from_end: bool = False
+    ) -> AsyncIterator[Record]:
         consumer = self._reader(group_id=None)
         await consumer.start()
         try:
@@ -177,8 +179,12 @@ class KafkaBus:
                 for p in range(await self.partitions_of(t))
             ]
             consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
             ends = await consumer.end_offsets(tps)
+            if from_end:
+                for tp in tps:
+                    consumer.seek(tp, ends[tp])
+            else:
+                await consumer.seek_to_beginning(*tps)
             while True:
                 if not follow and await _all_at_end(consumer, ends):
                     return
@@ -299,8 +305,18 @@ class KafkaGroupConsumer:
         await self._consumer.stop()
         await self._producer.stop()
 
-    def positions(self) -> dict[Tp, int]:
-        return dict(self._positions)
+    async def positions(self) -> dict[Tp, int]:
+        # The consumer's position counts only records handed out (checked against
+        # aiokafka), and moves past transaction markers; so it is safe to commit.
+        out = dict(self._positions)
+        try:
+            for tp in self._consumer.assignment():
+                out[(self._bus.local(tp.topic), tp.partition)] = int(
+                    await self._consumer.position(tp)
+                )
+        except KafkaError as exc:
+            raise BusError(f"cannot read positions of group {self._group!r}: {exc}") from exc
+        return out
 
     async def poll(self, *, max_records: int, timeout_s: float) -> list[Record]:
         try:
@@ -320,6 +336,12 @@ class KafkaGroupConsumer:
         return out
 
     async def commit(self, *, outputs: Sequence[Outgoing], offsets: Mapping[Tp, int]) -> None:
+        # Commit the position where it is past the last record (markers skipped),
+        # so a drained group's offsets reach the end offsets.
+        offsets = {**offsets}
+        for tp, position in (await self.positions()).items():
+            if tp in offsets and position > offsets[tp]:
+                offsets[tp] = position
         try:
             async with self._producer.transaction():
                 futures = [

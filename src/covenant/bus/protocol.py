@@ -84,8 +84,10 @@ class GroupConsumer(Protocol):
         """Move positions back to the last committed offsets, after a failed commit."""
         ...
 
-    def positions(self) -> dict[TopicPartition, int]:
-        """Next offset to read per assigned partition (for lag metrics)."""
+    async def positions(self) -> dict[TopicPartition, int]:
+        """Next offset to read per assigned partition. It can be past the last record
+        handed out (Kafka skips transaction markers), so the runtime commits it when
+        idle and a drained group's committed offsets reach the end offsets."""
         ...
 
 
@@ -113,9 +115,12 @@ class Bus(Protocol):
         (from the beginning for a new group)."""
         ...
 
-    def read(self, topics: Sequence[Topic], *, follow: bool = False) -> AsyncIterator[Record]:
-        """Every committed record of ``topics`` from offset 0, outside any group:
-        up to the end as of the call, or on and on with ``follow``."""
+    def read(
+        self, topics: Sequence[Topic], *, follow: bool = False, from_end: bool = False
+    ) -> AsyncIterator[Record]:
+        """Every committed record of ``topics`` from offset 0 (or, with ``from_end``,
+        only those written after the call), outside any group: up to the end as of
+        the call, or on and on with ``follow``."""
         ...
 
     async def end_offsets(self, topic: Topic) -> dict[int, int]:

@@ -183,12 +183,16 @@ class SqliteBus:
     ) -> SqliteGroupConsumer:
         return SqliteGroupConsumer(self, group=group, topics=topics, member=instance)
 
-    async def read(self, topics: Sequence[Topic], *, follow: bool = False) -> AsyncIterator[Record]:
+    async def read(
+        self, topics: Sequence[Topic], *, follow: bool = False, from_end: bool = False
+    ) -> AsyncIterator[Record]:
         positions: dict[TopicPartition, int] = {}
         for topic in topics:
             for p in range(self.partitions_of(topic)):
                 positions[(topic.name, p)] = 0
         ends = _heads(self._db, positions)
+        if from_end:
+            positions = dict(ends)
         idle = 0
         while True:
             found = False
@@ -292,7 +296,7 @@ class SqliteGroupConsumer:
             raise BusError("consumer is not open; use 'async with'", retriable=False)
         return self._conn
 
-    def positions(self) -> dict[TopicPartition, int]:
+    async def positions(self) -> dict[TopicPartition, int]:
         return dict(self._positions)
 
     async def rewind(self) -> None:

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from covenant.events.artifacts import ArtifactRejected, ArtifactStored, RecordArtifact
 from covenant.events.base import Message
-from covenant.events.datasets import DatasetRegistered, DatasetRejected, RegisterDataset
+from covenant.events.datasets import (
+    ApproveDataset,
+    DatasetCleared,
+    DatasetRegistered,
+    DatasetRejected,
+    RegisterDataset,
+)
 from covenant.events.deadletter import DeadLettered
 from covenant.events.registry import ModelRegistered, ModelRejected, RegisterModel
 
@@ -17,6 +23,8 @@ MESSAGE_TYPES: tuple[type[Message], ...] = (
     RegisterDataset,
     DatasetRegistered,
     DatasetRejected,
+    ApproveDataset,
+    DatasetCleared,
     RecordArtifact,
     ArtifactStored,
     ArtifactRejected,

@@ -85,3 +85,26 @@ class DatasetRejected(Message):
 
     dataset_id: str
     reasons: list[str]
+
+
+class ApproveDataset(Message):
+    """Clear a blocked dataset for training (PII approved, provenance reviewed)."""
+
+    NAMESPACE: ClassVar[str] = "covenant.cmd"
+    TYPE: ClassVar[str] = "dataset.approve"
+    TOPIC = DATASET_COMMANDS
+
+    dataset_id: str
+    reason: str = Field(description="why it may train now; kept in the audit trail")
+
+
+class DatasetCleared(Message):
+    """A blocked dataset may train from now on."""
+
+    NAMESPACE: ClassVar[str] = "covenant.evt"
+    TYPE: ClassVar[str] = "dataset.cleared"
+    TOPIC = DATASET_EVENTS
+
+    dataset_id: str
+    approved_by: str
+    reason: str

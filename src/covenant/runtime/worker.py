@@ -5,6 +5,13 @@ decodes each record, calls the handler with a ``Context`` it emits through, and
 commits every output of the batch together with the batch's offsets. So a crash
 at any instant either applied a whole batch or none of it.
 
+State: a worker that decides about entities ("is this version new?") keeps a
+``WorkerState`` folded from topics, replayed from the beginning at start and after
+every failed commit, and fed every record it consumes and every record it emits,
+so a decision always sees the worker's own earlier decisions, committed or in the
+same batch. Its own outputs are in its state topics, and they commit atomically
+with its offsets, so the rebuilt state is exactly what the log says was decided.
+
 Failures:
 * undecodable bytes, unknown fingerprints, schema violations and non-retriable
   handler errors go straight to the dead-letter topic;
@@ -21,7 +28,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from covenant.bus.protocol import Bus, GroupConsumer, Outgoing, Record, TopicPartition
 from covenant.errors import BusError, ContractError, CovenantError, FencedError
@@ -56,6 +63,7 @@ class Context:
             producer=self.worker,
             correlation_id=self.cause.meta.correlation_id,
             causation_id=self.cause.meta.event_id,
+            idempotency_key=self.cause.meta.idempotency_key,
             **body,
         )
         self.emitted.append(message)
@@ -63,6 +71,24 @@ class Context:
 
 
 Handler = Callable[[Message, Context], Awaitable[None]]
+
+
+class WorkerState(Protocol):
+    """What a stateful worker knows, folded from the log.
+
+    ``apply`` must be idempotent: after a restart the same record may be folded
+    twice (once from the replay, once when consumed again).
+    """
+
+    topics: tuple[Topic, ...]
+
+    def reset(self) -> None:
+        """Forget everything, before a replay."""
+        ...
+
+    def apply(self, message: Message) -> None:
+        """Fold one record into the state."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -86,6 +112,7 @@ class Worker:
     accepts: tuple[type[Message], ...]
     handle: Handler
     description: str = ""
+    state: WorkerState | None = None
 
 
 @dataclass
@@ -119,6 +146,7 @@ class WorkerRunner:
         self._options = options or RunnerOptions()
         # Labelled children resolved once: ``labels()`` costs microseconds per record.
         name = worker.name
+        self._committed_positions: dict[TopicPartition, int] = {}
         self._processed = metrics.processed.labels(worker=name)
         self._failed = metrics.failed.labels(worker=name)
         self._dead_lettered = metrics.dead_lettered.labels(worker=name)
@@ -131,6 +159,8 @@ class WorkerRunner:
             group=self.worker.name, topics=self.worker.inputs, instance=self._options.instance
         )
         async with consumer:
+            await self._rebuild_state()
+            self._committed_positions = await consumer.positions()
             log.info("worker %s started", self.worker.name)
             next_lag = 0.0
             while not stop.is_set():
@@ -142,6 +172,8 @@ class WorkerRunner:
                 )
                 if records:
                     await self._process(consumer, records)
+                else:
+                    await self._commit_skipped(consumer)
             log.info("worker %s stopped", self.worker.name)
 
     async def _process(self, consumer: GroupConsumer, records: list[Record]) -> None:
@@ -161,8 +193,10 @@ class WorkerRunner:
             # Nothing of the batch was applied; read it again from the committed offsets.
             log.warning("worker %s: commit failed, rewinding: %s", self.worker.name, exc)
             await consumer.rewind()
+            await self._rebuild_state()
             await asyncio.sleep(self._options.backoff_s)
             return
+        self._committed_positions = await consumer.positions()
         self._processed.inc(len(records))
         if dead:
             self._dead_lettered.inc(dead)
@@ -188,6 +222,10 @@ class WorkerRunner:
                 try:
                     await self.worker.handle(message, ctx)
                     outputs = [self._outgoing(m) for m in ctx.emitted]
+                    if self.worker.state is not None:
+                        self.worker.state.apply(message)
+                        for emitted in ctx.emitted:
+                            self.worker.state.apply(emitted)
                 except Exception as exc:
                     self._failed.inc()
                     error = exc
@@ -234,9 +272,38 @@ class WorkerRunner:
         )
         return self._outgoing(letter)
 
+    async def _commit_skipped(self, consumer: GroupConsumer) -> None:
+        """When idle, commit positions that moved without records (past Kafka's
+        transaction markers), so lag reads zero once everything is handled."""
+        positions = await consumer.positions()
+        if not positions or positions == self._committed_positions:
+            return
+        try:
+            await consumer.commit(outputs=[], offsets=positions)
+        except FencedError:
+            raise
+        except BusError as exc:  # nothing was handled; try again when next idle
+            log.debug("idle commit failed: %s", exc)
+            return
+        self._committed_positions = positions
+
+    async def _rebuild_state(self) -> None:
+        state = self.worker.state
+        if state is None:
+            return
+        state.reset()
+        folded = 0
+        async for record in self._bus.read(state.topics):
+            try:
+                state.apply(self._codec.decode(record.value))
+            except ContractError:
+                continue  # dead-lettered where it was consumed; nothing to fold
+            folded += 1
+        log.info("worker %s: state rebuilt from %d records", self.worker.name, folded)
+
     async def _update_lag(self, consumer: GroupConsumer) -> None:
         try:
-            positions = consumer.positions()
+            positions = await consumer.positions()
             lag = 0
             for topic in self.worker.inputs:
                 for partition, end in (await self._bus.end_offsets(topic)).items():

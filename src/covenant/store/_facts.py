@@ -8,7 +8,9 @@ projection and a rebuild end in the same rows however partitions interleaved:
   the earliest registration wins, as registrations are immutable facts); the rows
   derived from the replaced event (transformations, lineage edges, the status it
   set) are replaced with it;
-* rejections are keyed by their own event id and inserted once.
+* rejections and clearances are keyed by their own event id and inserted once; a
+  dataset's current clearance is derived when read (any clearance allows it), so
+  it does not matter whether the clearance or the registration is projected first.
 
 The log keeps every fact, including a duplicate registration this projection
 ignores: the read model answers "what is registered", the log "what was said".
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 from covenant.events.artifacts import ArtifactRejected, ArtifactStored
 from covenant.events.base import Message
-from covenant.events.datasets import DatasetRegistered, DatasetRejected
+from covenant.events.datasets import DatasetCleared, DatasetRegistered, DatasetRejected
 from covenant.events.registry import ModelRegistered, ModelRejected
 from covenant.store._schema import Param, Tx, as_time, to_json
 from covenant.store.views import EdgeKind
@@ -28,6 +30,8 @@ async def project(tx: Tx, message: Message) -> bool:
     """Write one event's rows; False when this store does not project its type."""
     if isinstance(message, DatasetRegistered):
         await _dataset_registered(tx, message)
+    elif isinstance(message, DatasetCleared):
+        await _dataset_cleared(tx, message)
     elif isinstance(message, ArtifactStored):
         await _artifact_stored(tx, message)
     elif isinstance(message, ModelRegistered):
@@ -98,6 +102,18 @@ async def _dataset_registered(tx: Tx, event: DatasetRegistered) -> None:
             (lineage.dataset_id, i, t.name, t.code_ref, t.checksum)
             for i, t in enumerate(lineage.transformations)
         ],
+    )
+
+
+async def _dataset_cleared(tx: Tx, event: DatasetCleared) -> None:
+    await tx.execute(
+        "INSERT INTO dataset_clearances (dataset_id, event_id, approved_by, reason, cleared_at)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (dataset_id, event_id) DO NOTHING",
+        event.dataset_id,
+        event.meta.event_id,
+        event.approved_by,
+        event.reason,
+        as_time(event.meta.occurred_at),
     )
 
 

@@ -17,6 +17,7 @@ from covenant.events.registry import ModelStatus
 from covenant.store._schema import Tx, as_time
 from covenant.store.views import (
     ArtifactView,
+    DatasetApproval,
     DatasetView,
     Downstream,
     EdgeKind,
@@ -142,6 +143,15 @@ async def datasets(tx: Tx, ids: Iterable[str]) -> list[DatasetView]:
         *wanted,
     ):
         steps[dataset_id].append((int(position), TransformationView(name, code_ref, checksum)))
+    approvals: dict[str, list[DatasetApproval]] = defaultdict(list)
+    for dataset_id, approved_by, reason, cleared_at, event_id in await tx.fetch(
+        "SELECT dataset_id, approved_by, reason, cleared_at, event_id FROM dataset_clearances"
+        + _in("dataset_id", wanted),
+        *wanted,
+    ):
+        approvals[dataset_id].append(
+            DatasetApproval(approved_by, reason, as_time(cleared_at), event_id)
+        )
     views = [
         DatasetView(
             dataset_id=r[0],
@@ -150,8 +160,9 @@ async def datasets(tx: Tx, ids: Iterable[str]) -> list[DatasetView]:
             source_refs=_strings(r[3]),
             transformations=tuple(t for _, t in sorted(steps[r[0]], key=lambda s: s[0])),
             pii_flags=_strings(r[4]),
-            clearance=TrainingClearance(r[5]),
+            clearance=TrainingClearance.ALLOWED if approvals[r[0]] else TrainingClearance(r[5]),
             block_reasons=_strings(r[6]),
+            approvals=tuple(sorted(approvals[r[0]], key=lambda a: (a.cleared_at, a.event_id))),
             created_at=as_time(r[7]),
             created_by=r[8],
             registered_at=as_time(r[9]),

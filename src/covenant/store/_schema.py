@@ -68,6 +68,8 @@ def _sql_type(kind: Kind, dialect: Dialect) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Column:
+    """One column; ``check`` is a SQL condition both dialects accept."""
+
     name: str
     kind: Kind = Kind.TEXT
     nullable: bool = False
@@ -76,6 +78,8 @@ class Column:
 
 @dataclass(frozen=True, slots=True)
 class Table:
+    """One table: ``key`` is its primary key, which ``dump`` also orders by."""
+
     name: str
     columns: tuple[Column, ...]
     key: tuple[str, ...]
@@ -145,6 +149,17 @@ TABLES: tuple[Table, ...] = (
             Column("checksum"),
         ),
         key=("dataset_id", "position"),
+    ),
+    Table(
+        "dataset_clearances",
+        (
+            Column("dataset_id"),
+            _EVENT,
+            Column("approved_by"),
+            Column("reason"),
+            Column("cleared_at", Kind.TIME),
+        ),
+        key=("dataset_id", "event_id"),
     ),
     Table(
         "artifacts",
@@ -220,6 +235,10 @@ TABLES: tuple[Table, ...] = (
             Column("topic"),
             Column("partition", Kind.INT),
             Column("next_offset", Kind.INT),
+            # Events projected from the partition, counted in the same transaction:
+            # a double application would show here even though every write is
+            # idempotent, which is what lets the crash tests prove exactly-once.
+            Column("applied", Kind.INT),
         ),
         key=("projection", "topic", "partition"),
     ),

@@ -8,6 +8,7 @@ so the two backends cannot differ in meaning.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import ClassVar
@@ -22,9 +23,10 @@ from covenant.store.views import ArtifactView, DatasetView, Downstream, ModelVie
 
 _SCHEMA_LOCK = "schema"
 _SAVE_OFFSET = (
-    "INSERT INTO projection_offsets (projection, topic, partition, next_offset)"
-    " VALUES (?, ?, ?, ?) ON CONFLICT (projection, topic, partition)"
-    " DO UPDATE SET next_offset = excluded.next_offset"
+    "INSERT INTO projection_offsets (projection, topic, partition, next_offset, applied)"
+    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (projection, topic, partition)"
+    " DO UPDATE SET next_offset = excluded.next_offset,"
+    " applied = projection_offsets.applied + excluded.applied"
 )
 
 
@@ -74,13 +76,13 @@ class SqlReadStore(ABC):
         async with self._writing(projection) as tx:
             stored = await _stored_offsets(tx, projection)
             following = dict(stored)
-            applied = 0
+            applied: Counter[TopicPartition] = Counter()
             for tp, offset, message in events:
                 if offset < following.get(tp, 0):
                     continue  # applied before: a redelivery after a crash
                 try:
                     if await project(tx, message):
-                        applied += 1
+                        applied[tp] += 1
                 except ValueError as exc:  # e.g. a NaN metric, which JSON cannot hold
                     raise StoreError(
                         f"{message.meta.type} {message.meta.event_id} at {tp[0]}/{tp[1]}"
@@ -91,12 +93,12 @@ class SqlReadStore(ABC):
             await tx.executemany(
                 _SAVE_OFFSET,
                 [
-                    (projection, topic, partition, n)
+                    (projection, topic, partition, n, applied[(topic, partition)])
                     for (topic, partition), n in sorted(following.items())
                     if stored.get((topic, partition)) != n
                 ],
             )
-        return applied
+        return applied.total()
 
     async def skip(
         self,
@@ -122,7 +124,7 @@ class SqlReadStore(ABC):
                 event_id,
                 reason,
             )
-            await tx.execute(_SAVE_OFFSET, projection, topic, partition, offset + 1)
+            await tx.execute(_SAVE_OFFSET, projection, topic, partition, offset + 1, 0)
         return True
 
     async def offsets(self, *, projection: str) -> dict[TopicPartition, int]:

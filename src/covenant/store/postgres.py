@@ -8,9 +8,10 @@
   offsets). Schema changes take their own lock, so concurrent opens cannot race
   on ``CREATE TABLE IF NOT EXISTS``.
 * Queries run in ``REPEATABLE READ`` read-only transactions: one snapshot each.
-* SQLSTATE classes 22 (data), 23 (constraint) and 42 (SQL) are bugs or bad data
-  and not retriable; everything else (connection loss, serialization failures,
-  a restarting server) is.
+* SQLSTATE classes 22 (data), 23 (constraint), 28 (authentication), 3D (no such
+  database) and 42 (SQL) are bad data, bugs or settings and not retriable;
+  everything else (connection loss, serialization failures, a restarting server)
+  is.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from covenant.store._schema import Dialect, Param
 from covenant.store._sql import SqlReadStore
 from covenant.store.protocol import StoreError
 
-_PERMANENT_CLASSES = frozenset({"22", "23", "42"})
+_PERMANENT_CLASSES = frozenset({"22", "23", "28", "3D", "42"})
 _PLACEHOLDER = re.compile(r"\?")
 
 
@@ -82,8 +83,8 @@ class PostgresReadStore(SqlReadStore):
             self._pool = await asyncpg.create_pool(
                 self._dsn, min_size=self._min_size, max_size=self._max_size
             )
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            raise StoreError(f"cannot reach PostgreSQL for the read store: {exc}") from exc
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise _translate(exc) from exc
         try:
             await self._create_schema()
         except BaseException:

@@ -64,7 +64,9 @@ class ReadStore(Protocol):
         An event whose offset is below the stored next offset of its partition is
         skipped, so a batch redelivered after a crash is never applied twice. Message
         types the store does not project advance the offsets and are otherwise
-        ignored.
+        ignored. Beside each offset the store counts the events applied from that
+        partition, in the same transaction: every write is idempotent as well, so
+        that counter is what would show a double application (``dump`` has it).
 
         Returns:
             How many events were new and of a projected type.

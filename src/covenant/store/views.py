@@ -46,8 +46,23 @@ class TransformationView:
 
 
 @dataclass(frozen=True, slots=True)
+class DatasetApproval:
+    """Someone cleared a blocked dataset for training, and why."""
+
+    approved_by: str
+    reason: str
+    cleared_at: datetime
+    event_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class DatasetView:
-    """A registered dataset: its lineage and whether it may train."""
+    """A registered dataset: its lineage and whether it may train.
+
+    ``clearance`` is the current one: ``allowed`` once any approval is projected.
+    ``block_reasons`` stay as registered (why it was blocked); ``approvals`` say who
+    cleared it, oldest first.
+    """
 
     dataset_id: str
     checksum: str
@@ -57,6 +72,7 @@ class DatasetView:
     pii_flags: tuple[str, ...]
     clearance: TrainingClearance
     block_reasons: tuple[str, ...]
+    approvals: tuple[DatasetApproval, ...]
     created_at: datetime
     created_by: str
     registered_at: datetime

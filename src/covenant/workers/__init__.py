@@ -1,26 +1,35 @@
-"""The stream workers, one module each; ``WORKERS`` is what ``covenant up`` runs.
+"""The stream workers, one module each.
 
-They live inside the package (not a top-level ``workers/`` folder as the first
-layout sketch had it) so that ``pip install covenant`` ships them and their import
-name cannot collide with another distribution's ``workers``.
+Workers hold state, so they are built fresh for each run by ``build_workers``
+(never module-level objects). They live inside the package (not a top-level
+``workers/`` folder as the first layout sketch had it) so that an installed
+Covenant ships them and their import name cannot collide with another
+distribution's ``workers``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from covenant.runtime.worker import Worker
-from covenant.workers.datasets import DATASETS
-from covenant.workers.registry import REGISTRY
+from covenant.workers.datasets import make_datasets_worker
+from covenant.workers.registry import make_registry_worker
 
-WORKERS: tuple[Worker, ...] = (DATASETS, REGISTRY)
+_FACTORIES: dict[str, Callable[[], Worker]] = {
+    "datasets": make_datasets_worker,
+    "registry": make_registry_worker,
+}
+WORKER_NAMES: tuple[str, ...] = tuple(_FACTORIES)
 
 
-def worker_named(name: str) -> Worker:
-    """The worker called ``name``.
+def build_workers(names: Sequence[str] | None = None) -> list[Worker]:
+    """Fresh workers, all of them or those named.
 
     Raises:
-        KeyError: naming the known workers.
+        KeyError: naming the known workers, for an unknown name.
     """
-    for worker in WORKERS:
-        if worker.name == name:
-            return worker
-    raise KeyError(f"unknown worker {name!r}; known: {', '.join(w.name for w in WORKERS)}")
+    chosen = list(names) if names is not None else list(WORKER_NAMES)
+    unknown = [n for n in chosen if n not in _FACTORIES]
+    if unknown:
+        raise KeyError(f"unknown worker {unknown[0]!r}; known: {', '.join(WORKER_NAMES)}")
+    return [_FACTORIES[name]() for name in chosen]
