@@ -28,11 +28,12 @@ from covenant.bus import Outgoing, open_bus
 from covenant.errors import ContractError, CovenantError
 from covenant.events.catalog import MESSAGE_TYPES, message_type
 from covenant.events.codec import parse_document
-from covenant.runtime.service import install_stop_signals, run_workers, serve_metrics
+from covenant.platform import Part, open_platform, projector_part, run_parts, workers_part
+from covenant.runtime.service import install_stop_signals, serve_metrics
 from covenant.schemas import check, default_codec, schema_root, write_current
 from covenant.settings import Settings
 from covenant.topics import ALL_TOPICS, topic_named
-from covenant.workers import WORKER_NAMES, build_workers
+from covenant.workers import WORKER_NAMES
 
 app = typer.Typer(
     help="Covenant: take a model from data to production safely, with an audit trail "
@@ -98,29 +99,45 @@ def demo(
 ) -> None:
     """Run the main job on embedded defaults: publish commands, let the workers turn
     them into events (and dead-letter a garbage record), and show the timeline."""
-    from covenant.demo import run_demo
+    from covenant.demo import DemoResult, run_demo
 
     folder = home or Path(tempfile.mkdtemp(prefix="covenant-demo-"))
-    url = f"sqlite:///{folder / 'log.sqlite3'}"
 
-    async def go() -> list[Any]:
-        async with open_bus(url) as bus:
-            return await run_demo(bus, default_codec())
+    async def go() -> DemoResult:
+        return await run_demo(folder)
 
-    timeline = _run(go)
+    with out.status("running the demo flow…"):
+        result = _run(go)
     if json_out:
-        print(json.dumps({"log": url, "timeline": [e.as_dict() for e in timeline]}, indent=2))
+        print(json.dumps(result.as_dict(), indent=2, default=str))
         return
-    table = Table(title=f"Covenant demo — log at {url}", show_lines=False)
-    for column in ("#", "topic", "type", "subject", "what happened"):
+    table = Table(title=f"Covenant demo — the log at {result.log}", show_lines=False)
+    for column in ("#", "type", "subject", "what happened", "caused by"):
         table.add_column(column, overflow="fold")
-    for i, entry in enumerate(timeline, 1):
-        table.add_row(str(i), entry.topic, entry.type, entry.subject, entry.summary)
+    number = {entry.event_id: i for i, entry in enumerate(result.timeline, 1) if entry.event_id}
+    for i, entry in enumerate(result.timeline, 1):
+        cause = f"#{number[entry.caused_by]}" if entry.caused_by in number else ""
+        table.add_row(str(i), entry.type, entry.subject, entry.summary, cause)
     out.print(table)
+    lineage = result.lineage
+    out.print("\n[bold]Lineage of vision-transformer:1.0.0[/bold] (from the read models)")
+    for dataset in lineage.get("datasets", []):
+        steps = ", ".join(t["name"] for t in dataset.get("transformations", []))
+        out.print(
+            f"  dataset {dataset['dataset_id']} ← {', '.join(dataset['source_refs'])}"
+            f" via ({steps}) checksum {dataset['checksum'][:19]}…"
+        )
+    for code in lineage.get("code_refs", []):
+        out.print(f"  code    {code}")
+    for artifact in lineage.get("artifacts", []):
+        out.print(f"  bytes   {artifact['artifact_id'][:23]}… {artifact.get('name', '')}")
+    verdict = "identical" if result.replay_identical else "[red]DIFFERENT[/red]"
     out.print(
-        f"{len(timeline)} records. Replay them with: "
-        f"COVENANT_BUS={url} covenant events tail --from-beginning"
+        f"\nReplayed the log into a fresh store: {result.rows_rebuilt} rows, {verdict}."
+        f"\nSee it all again: COVENANT_HOME={folder} covenant events tail --from-beginning"
     )
+    if not result.replay_identical:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -134,12 +151,12 @@ def worker(
     """Run one worker until SIGTERM/SIGINT; the batch in hand commits first."""
     from covenant.runtime.worker import RunnerOptions
 
-    try:
-        chosen = build_workers([name])
-    except KeyError as exc:
-        err.print(f"[red]error:[/red] {exc.args[0]}")
-        raise typer.Exit(2) from exc
-    _serve(chosen, bus, metrics_port, RunnerOptions(batch_size=batch_size, instance=instance))
+    registry = CollectorRegistry()
+    if name not in WORKER_NAMES:
+        err.print(f"[red]error:[/red] unknown worker {name!r}; known: {', '.join(WORKER_NAMES)}")
+        raise typer.Exit(2)
+    options = RunnerOptions(batch_size=batch_size, instance=instance)
+    _serve([workers_part([name], registry=registry, options=options)], bus, metrics_port, registry)
 
 
 @app.command()
@@ -147,26 +164,25 @@ def up(
     bus: BusOption = None,
     metrics_port: Annotated[int, typer.Option(help="serve /metrics here; 0 = off")] = 0,
 ) -> None:
-    """Create the topics and run every worker in this process until stopped."""
-    _serve(build_workers(), bus, metrics_port, None)
-
-
-def _serve(workers: list[Any], bus: str | None, metrics_port: int, options: Any) -> None:
+    """Create the topics and run the whole platform in this process until stopped:
+    every worker and the read-model projector."""
     registry = CollectorRegistry()
+    _serve([workers_part(registry=registry), projector_part], bus, metrics_port, registry)
+
+
+def _serve(
+    parts: list[Part], bus: str | None, metrics_port: int, registry: CollectorRegistry
+) -> None:
     serve_metrics(metrics_port, registry)
+    settings = Settings.from_env()
+    if bus:
+        settings = settings.model_copy(update={"bus_url": bus})
 
     async def go() -> None:
         stop = asyncio.Event()
         install_stop_signals(stop)
-        async with open_bus(_bus_url(bus)) as log:
-            await run_workers(
-                workers,
-                bus=log,
-                codec=default_codec(),
-                stop=stop,
-                registry=registry,
-                options=options,
-            )
+        async with open_platform(settings) as platform:
+            await run_parts(platform, parts, stop)
 
     _run(go)
 

@@ -21,6 +21,7 @@ class TopicKind(StrEnum):
     EVENT = "event"
     DEADLETTER = "deadletter"
     AUDIT = "audit"
+    EXPORT = "export"  # JSON for outside tools, not our Avro contract
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,13 @@ AUDIT = Topic(
     "leaf order and signed checkpoints of the audit Merkle tree",
 )
 
+OPENLINEAGE = Topic(
+    "covenant.lineage.openlineage",
+    1,
+    TopicKind.EXPORT,
+    "OpenLineage run events (JSON) for lineage tools such as Marquez",
+)
+
 ALL_TOPICS: tuple[Topic, ...] = (
     DATASET_COMMANDS,
     DATASET_EVENTS,
@@ -73,6 +81,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     MODEL_EVENTS,
     DEADLETTER,
     AUDIT,
+    OPENLINEAGE,
 )
 
 

@@ -24,13 +24,23 @@ def test_demo_json_shows_commands_turned_into_events(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     types = [entry["type"] for entry in summary["timeline"]]
+    assert types.count("artifact.stored") == 3
     assert types.count("dataset.registered") == 2
     assert types.count("model.registered") == 1
-    assert types.count("model.rejected") == 1
+    assert types.count("model.rejected") == 2  # bad SemVer, and the duplicate version
     assert types.count("record.dead_lettered") == 1
-    commands = {e["subject"] for e in summary["timeline"] if e["type"].endswith("register")}
-    caused = {e["subject"] for e in summary["timeline"] if e["caused_by"]}
-    assert commands <= caused
+    # Every command got exactly one decision, linked by causation id.
+    commands = [
+        e["event_id"] for e in summary["timeline"] if e["type"].endswith(("register", "record"))
+    ]
+    causes = [e["caused_by"] for e in summary["timeline"] if e["caused_by"]]
+    assert sorted(commands) == sorted(causes)
+    blocked = [e for e in summary["timeline"] if "clearance=blocked" in e["summary"]]
+    assert [e["subject"] for e in blocked] == ["dataset:support-chats:v3"]
+    lineage = summary["lineage"]
+    assert [d["dataset_id"] for d in lineage["datasets"]] == ["imagenet-mini:v1"]
+    assert "git@example.com:ml/vit.git#9d1e2b7" in lineage["code_refs"]
+    assert summary["replay_identical"] is True
 
 
 def test_publish_validates_then_tail_shows_it(tmp_path: Path) -> None:

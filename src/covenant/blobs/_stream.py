@@ -13,10 +13,11 @@ import fcntl
 import hashlib
 import mmap
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+import threading
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from covenant.blobs.errors import TooLargeError, from_os_error
 from covenant.blobs.protocol import BlobSource, Progress
@@ -37,8 +38,10 @@ class HashingSink:
     the page cache, which on a busy or virtualised host is often the slowest part
     of a large put; the short tail is written through the cache by ``finish``.
 
-    ``add`` and ``fill`` block; call them from a worker thread. A chunk handed to
-    ``add`` may be reused by the caller as soon as ``add`` returns.
+    ``add``, ``fill`` and ``finish`` block; call them from a worker thread. A chunk
+    handed to ``add`` may be reused by the caller as soon as ``add`` returns. One
+    lock serialises them with ``close``, so a put cancelled while a thread is still
+    inside ``add`` cannot free the buffer under it.
     """
 
     def __init__(self, *, fd: int | None = None, max_bytes: int | None = None) -> None:
@@ -48,6 +51,7 @@ class HashingSink:
         self._writer: ThreadPoolExecutor | None = None
         self._buffer: mmap.mmap | None = None
         self._staged = 0
+        self._lock = threading.Lock()
         self._direct = fd is not None and bool(fcntl.fcntl(fd, fcntl.F_GETFL) & _O_DIRECT)
         if fd is not None:
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="covenant-blob-write")
@@ -61,12 +65,16 @@ class HashingSink:
 
     def add(self, chunk: Buffer) -> None:
         """Take one chunk, refusing it whole if it crosses the limit."""
+        with self._lock:
+            self._add(chunk)
+
+    def _add(self, chunk: Buffer) -> None:
         self._count(len(chunk))
-        if self._buffer is None:
+        if self._fd is None:
             self._hash.update(chunk)
             return
         data = memoryview(chunk).cast("B")
-        with memoryview(self._buffer) as staging:
+        with memoryview(self._open_buffer()) as staging:
             while data:
                 take = min(len(data), CHUNK - self._staged)
                 staging[self._staged : self._staged + take] = data[:take]
@@ -77,27 +85,31 @@ class HashingSink:
 
     def fill(self, file: BinaryIO) -> int:
         """Read from ``file`` straight into the staging buffer (no copy); 0 at EOF."""
-        if self._buffer is None:
-            chunk = file.read(CHUNK)
-            self.add(chunk)
-            return len(chunk)
-        with memoryview(self._buffer) as staging:
-            n = file.readinto(staging[self._staged :])  # type: ignore[attr-defined]
-            if n:
-                try:
+        with self._lock:
+            readinto = getattr(file, "readinto", None)
+            if self._fd is None or readinto is None:
+                chunk = file.read(CHUNK)
+                self._add(chunk)
+                return len(chunk)
+            with memoryview(self._open_buffer()) as staging:
+                n = int(readinto(staging[self._staged :]) or 0)
+                if n:
                     self._count(n)
-                except TooLargeError:
-                    self._staged = 0
-                    raise
-                self._staged += n
-                if self._staged == CHUNK:
-                    self._flush(staging)
-        return int(n or 0)
+                    self._staged += n
+                    if self._staged == CHUNK:
+                        self._flush(staging)
+            return n
+
+    def _open_buffer(self) -> mmap.mmap:
+        if self._buffer is None:
+            raise RuntimeError("the sink is closed")
+        return self._buffer
 
     def _flush(self, staging: memoryview) -> None:
         block = staging[: self._staged]
         self._staged = 0
-        assert self._writer is not None and self._fd is not None
+        assert self._writer is not None
+        assert self._fd is not None
         if len(block) % _ALIGN and self._direct:
             fcntl.fcntl(self._fd, fcntl.F_SETFL, fcntl.fcntl(self._fd, fcntl.F_GETFL) & ~_O_DIRECT)
             self._direct = False
@@ -114,19 +126,22 @@ class HashingSink:
 
     def finish(self) -> str:
         """Write what is still staged; the hex digest of everything taken."""
-        if self._buffer is not None and self._staged:
-            with memoryview(self._buffer) as staging:
-                self._flush(staging)
-        return self._hash.hexdigest()
+        with self._lock:
+            if self._fd is not None and self._staged:
+                with memoryview(self._open_buffer()) as staging:
+                    self._flush(staging)
+            return self._hash.hexdigest()
 
     def close(self) -> None:
-        """Stop the writer thread and free the buffer; idempotent."""
-        if self._writer is not None:
-            self._writer.shutdown(wait=True)
-            self._writer = None
-        if self._buffer is not None:
-            self._buffer.close()
-            self._buffer = None
+        """Stop the writer thread and free the buffer, once any ``add`` in progress
+        has returned; idempotent."""
+        with self._lock:
+            if self._writer is not None:
+                self._writer.shutdown(wait=True)
+                self._writer = None
+            if self._buffer is not None:
+                self._buffer.close()
+                self._buffer = None
 
 
 def open_for_streaming(path: Path) -> int:
@@ -150,8 +165,15 @@ def write_all(fd: int, data: Buffer) -> None:
         view = view[written:]
 
 
-def _is_file(source: BlobSource) -> bool:
-    return not hasattr(source, "__aiter__") and hasattr(source, "read")
+def _as_file(source: BlobSource) -> BinaryIO | None:
+    """``source`` when it is a file object rather than an async iterable."""
+    if isinstance(source, AsyncIterable):
+        return None
+    if not hasattr(source, "read"):
+        raise TypeError(
+            f"a blob source is an async iterable of bytes or a binary file, not {source!r}"
+        )
+    return source
 
 
 async def feed(
@@ -168,17 +190,25 @@ async def feed(
     thread while the next is being received. ``on_chunk`` (the S3 part uploader)
     receives each hashed batch in order.
     """
-    if _is_file(source) and on_chunk is None:
-        assert not isinstance(source, AsyncIterator)
-        await _feed_file(sink, source, progress)
+    file = _as_file(source)
+    if file is not None and on_chunk is None:
+        await _feed_file(sink, file, progress)
         return
     pending: asyncio.Future[None] | None = None
-    async for batch in _batches(source):
+    try:
+        async for batch in _batches(source):
+            if pending is not None:
+                await pending
+            pending = asyncio.ensure_future(_hash_then(sink, batch, progress, on_chunk))
         if pending is not None:
             await pending
-        pending = asyncio.ensure_future(_hash_then(sink, batch, progress, on_chunk))
-    if pending is not None:
-        await pending
+    finally:
+        if pending is not None and not pending.done():
+            # The source failed while a batch was in hand: let it finish (its own
+            # error, if any, is secondary) so nothing runs on after the put ends.
+            await asyncio.wait([pending])
+            if not pending.cancelled():
+                pending.exception()  # retrieved, so asyncio does not log it
 
 
 async def _hash_then(
@@ -197,13 +227,13 @@ async def _hash_then(
 async def _batches(source: BlobSource) -> AsyncIterator[Buffer]:
     """``source`` regrouped into chunks of at least ``CHUNK`` bytes (the last may be
     shorter), copying only when small chunks must be joined."""
-    if _is_file(source):
-        file: BinaryIO = source  # type: ignore[assignment]
+    file = _as_file(source)
+    if file is not None:
         while chunk := await asyncio.to_thread(file.read, CHUNK):
             yield chunk
         return
     gathered = bytearray()
-    async for chunk in source:  # type: ignore[union-attr]
+    async for chunk in cast(AsyncIterable[bytes], source):
         if not isinstance(chunk, bytes | bytearray | memoryview):
             raise TypeError(f"a blob source yields bytes, not {type(chunk).__name__}")
         if not gathered and len(chunk) >= CHUNK:

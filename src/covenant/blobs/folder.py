@@ -15,6 +15,7 @@ leftovers in ``tmp/`` are never visible as blobs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import uuid
@@ -123,7 +124,10 @@ class FolderBlobStore:
         self._check_open()
         expected = parse_sha256(expected_sha256) if expected_sha256 is not None else None
         if expected is not None:
-            existing = await asyncio.to_thread(self._stored, expected, deduplicated=True)
+            try:
+                existing = await asyncio.to_thread(self._stored, expected, deduplicated=True)
+            except OSError as exc:
+                raise from_os_error("put", exc) from exc
             if existing is not None:
                 return await self._hash_only(source, existing, max_bytes, progress)
         tmp_dir = self.root / "tmp"
@@ -138,7 +142,9 @@ class FolderBlobStore:
                 await feed(sink, source, progress=progress)
                 digest = await asyncio.to_thread(sink.finish)
             finally:
-                sink.close()
+                # In a thread: after a cancellation a worker may still be reading
+                # the source, and close waits for it without blocking the loop.
+                await asyncio.to_thread(sink.close)
             if expected is not None and digest != expected:
                 raise ChecksumMismatchError(expected=expected, actual=digest, size=sink.size)
         except BaseException:
@@ -169,11 +175,10 @@ class FolderBlobStore:
 
     def _discard(self, fd: int, tmp: Path) -> None:
         """Close and remove an unpublished upload; best effort, never masks the cause."""
-        try:
+        with contextlib.suppress(OSError):
             os.close(fd)
-        except OSError:
-            pass
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
     def _publish(self, fd: int, tmp: Path, digest: str, media_type: str) -> StoredBlob:
         """Blocking: make the fully written ``tmp`` the blob ``digest``.

@@ -54,6 +54,7 @@ class Context:
         self.worker = worker
         self.cause = cause
         self.emitted: list[Message] = []
+        self.raw: list[Outgoing] = []
 
     def emit(self, cls: type[M], *, subject: str | None = None, **body: Any) -> M:
         """Build and queue a record; it is written only when the batch commits."""
@@ -68,6 +69,11 @@ class Context:
         )
         self.emitted.append(message)
         return message
+
+    def emit_raw(self, topic: Topic, *, key: bytes, value: bytes) -> None:
+        """Queue bytes outside our contract (JSON for outside tools) on an export
+        topic; committed with the batch like every other output."""
+        self.raw.append(Outgoing(topic, key, value))
 
 
 Handler = Callable[[Message, Context], Awaitable[None]]
@@ -221,7 +227,7 @@ class WorkerRunner:
                 ctx = Context(worker=self.worker.name, cause=message)
                 try:
                     await self.worker.handle(message, ctx)
-                    outputs = [self._outgoing(m) for m in ctx.emitted]
+                    outputs = [self._outgoing(m) for m in ctx.emitted] + ctx.raw
                     if self.worker.state is not None:
                         self.worker.state.apply(message)
                         for emitted in ctx.emitted:

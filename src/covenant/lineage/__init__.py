@@ -1,0 +1,1 @@
+"""Lineage in the formats other tools read (OpenLineage)."""
