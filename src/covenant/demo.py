@@ -83,7 +83,7 @@ def summarize(value: dict[str, Any]) -> str:
     if kind == "record.dead_lettered":
         return f"{value['errorClass']}: {value['error'][:70]}"
     if kind.endswith(".register") or kind.endswith(".record"):
-        return "asked by " + value["meta"]["actor"]
+        return f"asked by {value['meta']['actor']}"
     return ""
 
 
