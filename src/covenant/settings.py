@@ -24,6 +24,8 @@ class Settings(BaseModel):
             ``postgresql://…``; empty means ``<home>/read.sqlite3``.
         blobs_url: the artifact store (``COVENANT_BLOBS``): a folder (``file:///…``)
             or ``s3://bucket/prefix?endpoint=…``; empty means ``<home>/blobs``.
+        gateway_url: where the CLI finds the HTTP gateway (``COVENANT_GATEWAY``);
+            ``covenant up`` serves it there.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -32,6 +34,7 @@ class Settings(BaseModel):
     bus_url: str
     store_url: str
     blobs_url: str
+    gateway_url: str
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -42,4 +45,5 @@ class Settings(BaseModel):
             bus_url=env.get("COVENANT_BUS") or f"sqlite:///{home / 'log.sqlite3'}",
             store_url=env.get("COVENANT_STORE") or f"sqlite:///{home / 'read.sqlite3'}",
             blobs_url=env.get("COVENANT_BLOBS") or f"file://{home / 'blobs'}",
+            gateway_url=env.get("COVENANT_GATEWAY") or "http://127.0.0.1:8750",
         )

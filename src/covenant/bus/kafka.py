@@ -336,11 +336,13 @@ class KafkaGroupConsumer:
         return out
 
     async def commit(self, *, outputs: Sequence[Outgoing], offsets: Mapping[Tp, int]) -> None:
-        # Commit the position where it is past the last record (markers skipped),
-        # so a drained group's offsets reach the end offsets.
+        # Where the caller commits everything it was handed, commit the consumer's
+        # position instead: it can only be further on by transaction markers, and
+        # then a drained group's offsets reach the end offsets.
         offsets = {**offsets}
+        handed_out = dict(self._positions)
         for tp, position in (await self.positions()).items():
-            if tp in offsets and position > offsets[tp]:
+            if tp in offsets and offsets[tp] == handed_out.get(tp) and position > offsets[tp]:
                 offsets[tp] = position
         try:
             async with self._producer.transaction():

@@ -1,0 +1,313 @@
+"""``covenant datasets|artifacts|models|lineage``: the catalog, through the gateway.
+
+These commands are HTTP clients of ``covenant up``'s gateway (``COVENANT_GATEWAY``),
+so they behave exactly like any integration would. Each mutating command waits
+for the decision by default (``--wait 30``); ``--wait 0`` returns as soon as the
+command is accepted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import hashlib
+import json
+import mimetypes
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+from covenant.gateway_client import GatewayClient, GatewayError
+from covenant.settings import Settings
+
+datasets_app = typer.Typer(help="Register and inspect datasets.", no_args_is_help=True)
+artifacts_app = typer.Typer(help="Store, fetch and verify artifacts.", no_args_is_help=True)
+models_app = typer.Typer(help="Register and inspect model versions.", no_args_is_help=True)
+
+out = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+Wait = Annotated[float, typer.Option(help="seconds to wait for the decision; 0 = don't")]
+Json = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+Key = Annotated[
+    str | None, typer.Option(help="idempotency key: a retry with the same key is a no-op")
+]
+
+
+def _client() -> GatewayClient:
+    return GatewayClient(Settings.from_env().gateway_url, actor=getpass.getuser())
+
+
+def _call(work: Callable[[GatewayClient], Awaitable[T]]) -> T:
+    async def go() -> T:
+        async with _client() as client:
+            return await work(client)
+
+    try:
+        return asyncio.run(go())
+    except GatewayError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+
+
+def _show(document: dict[str, Any], json_out: bool, title: str) -> None:
+    document = {k: v for k, v in document.items() if k != "status_code"}
+    if json_out:
+        print(json.dumps(document, indent=2))
+        return
+    out.print(f"[bold]{title}[/bold]")
+    for key, value in document.items():
+        text = json.dumps(value) if isinstance(value, dict | list) else str(value)
+        out.print(f"  [cyan]{key}[/cyan]: {text}")
+
+
+def _pairs(items: list[str], what: str) -> dict[str, str]:
+    pairs = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            err.print(f"[red]error:[/red] {what} {item!r} must look like KEY=VALUE")
+            raise typer.Exit(2)
+        pairs[key] = value
+    return pairs
+
+
+def _progress() -> Progress:
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=err,
+        transient=True,
+    )
+
+
+def _upload(
+    client: GatewayClient, path: Path, *, name: str | None, wait: float, extra: dict[str, str]
+) -> Awaitable[dict[str, Any]]:
+    media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    progress = _progress()
+    task = progress.add_task(f"uploading {path.name}", total=path.stat().st_size)
+
+    async def run() -> dict[str, Any]:
+        with progress:
+            return await client.upload(
+                path,
+                name=name or path.name,
+                media_type=media,
+                wait_s=wait,
+                headers=extra,
+                progress=lambda n: progress.update(task, completed=n),
+            )
+
+    return run()
+
+
+@artifacts_app.command("put")
+def artifacts_put(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="file to store")],
+    name: Annotated[str | None, typer.Option(help="artifact name; default the file name")] = None,
+    git_commit: Annotated[str | None, typer.Option(help="commit of the run that made it")] = None,
+    config: Annotated[list[str], typer.Option("--config", help="run config KEY=VALUE")] = [],  # noqa: B006
+    wait: Wait = 60.0,
+    json_out: Json = False,
+) -> None:
+    """Stream a file into the artifact store (hashed while it is written; a
+    corrupted transfer is refused) and wait until the artifact worker verified it."""
+    extra = {"X-Run-Config": json.dumps(_pairs(config, "--config"))}
+    if git_commit:
+        extra["X-Git-Commit"] = git_commit
+    result = _call(lambda c: _upload(c, path, name=name, wait=wait, extra=extra))
+    _show(result, json_out, f"stored {path.name}")
+
+
+@artifacts_app.command("get")
+def artifacts_get(
+    artifact_id: Annotated[str, typer.Argument(help="sha256:<hex>")],
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="where to write the bytes")],
+) -> None:
+    """Download an artifact; the bytes are hashed on the way and only kept when
+    they match the id."""
+    progress = _progress()
+
+    async def run(client: GatewayClient) -> str:
+        meta = await client.get(f"/artifact/{artifact_id}")
+        task = progress.add_task(f"fetching {artifact_id[:19]}…", total=meta.get("sizeBytes"))
+        with progress:
+            return await client.download(
+                artifact_id, out_path, lambda n: progress.update(task, completed=n)
+            )
+
+    _call(run)
+    out.print(f"wrote {out_path} (verified sha256)")
+
+
+@artifacts_app.command("verify")
+def artifacts_verify(
+    artifact_id: Annotated[str, typer.Argument(help="sha256:<hex>")],
+    path: Annotated[
+        Path | None, typer.Argument(help="a local copy to check; default: fetch and check")
+    ] = None,
+) -> None:
+    """Check that bytes hash to the artifact id: a local file, or the stored bytes."""
+    if path is not None:
+        digest = hashlib.sha256()
+        with path.open("rb") as f:
+            while block := f.read(1 << 20):
+                digest.update(block)
+        actual = f"sha256:{digest.hexdigest()}"
+    else:
+        scratch = Path(f".covenant-verify-{artifact_id[7:19]}")
+        try:
+            actual = f"sha256:{_call(lambda c: c.download(artifact_id, scratch, lambda n: None))}"
+        finally:
+            scratch.unlink(missing_ok=True)
+    if actual != artifact_id:
+        err.print(f"[red]MISMATCH[/red]: bytes hash to {actual}")
+        raise typer.Exit(1)
+    out.print(f"[green]OK[/green] {artifact_id}")
+
+
+@datasets_app.command("register")
+def datasets_register(
+    dataset_id: Annotated[str, typer.Argument(help="e.g. imagenet-mini:v1")],
+    license_: Annotated[str, typer.Option("--license", help="e.g. CC-BY-4.0")],
+    artifact: Annotated[str | None, typer.Option(help="sha256:<hex> of stored data")] = None,
+    file: Annotated[Path | None, typer.Option(help="upload this file as the data first")] = None,
+    source: Annotated[list[str], typer.Option(help="where the data came from (URI)")] = [],  # noqa: B006
+    transformation: Annotated[
+        list[str],
+        typer.Option(help='JSON {"name":…,"codeRef":…,"checksum":"sha256:…"}; repeat'),
+    ] = [],  # noqa: B006
+    pii: Annotated[list[str], typer.Option(help="PII flag (email, phone, …); repeat")] = [],  # noqa: B006
+    reviewed: Annotated[bool, typer.Option(help="provenance review passed")] = False,
+    wait: Wait = 30.0,
+    key: Key = None,
+    json_out: Json = False,
+) -> None:
+    """Register a dataset with its lineage. Covenant takes the checksum from the
+    stored bytes, never from you: give --artifact or --file."""
+    if (artifact is None) == (file is None):
+        err.print("[red]error:[/red] give exactly one of --artifact sha256:… or --file PATH")
+        raise typer.Exit(2)
+    try:
+        steps = [json.loads(t) for t in transformation]
+    except json.JSONDecodeError as exc:
+        err.print(f"[red]error:[/red] --transformation is not JSON: {exc}")
+        raise typer.Exit(2) from exc
+
+    async def run(client: GatewayClient) -> dict[str, Any]:
+        artifact_id = artifact
+        if file is not None:
+            stored = await _upload(client, file, name=None, wait=max(wait, 30.0), extra={})
+            artifact_id = stored["artifactId"]
+        document = {
+            "datasetId": dataset_id,
+            "artifactId": artifact_id,
+            "sourceRefs": source,
+            "transformations": steps,
+            "license": license_,
+            "piiFlags": pii,
+            "provenanceReview": "passed" if reviewed else "pending",
+        }
+        return await client.post("/dataset/register", document, wait_s=wait, key=key)
+
+    _show(_call(run), json_out, f"dataset {dataset_id}")
+
+
+@datasets_app.command("show")
+def datasets_show(
+    dataset_id: Annotated[str, typer.Argument()],
+    downstream: Annotated[bool, typer.Option(help="also list models built on it")] = False,
+    json_out: Json = False,
+) -> None:
+    """A dataset's lineage and training clearance."""
+
+    async def run(client: GatewayClient) -> dict[str, Any]:
+        document = await client.get(f"/datasets/{dataset_id}")
+        if downstream:
+            document["downstream"] = await client.get(f"/lineage/datasets/{dataset_id}/downstream")
+        return document
+
+    _show(_call(run), json_out, f"dataset {dataset_id}")
+
+
+@models_app.command("register")
+def models_register(
+    family: Annotated[str, typer.Argument()],
+    version: Annotated[str, typer.Argument(help="SemVer, e.g. 1.0.0")],
+    code_ref: Annotated[str, typer.Option(help="repo#commit of the training code")],
+    artifact: Annotated[str | None, typer.Option(help="sha256:<hex> of stored weights")] = None,
+    file: Annotated[Path | None, typer.Option(help="upload these weights first")] = None,
+    metric: Annotated[list[str], typer.Option(help="NAME=VALUE; repeat")] = [],  # noqa: B006
+    dataset: Annotated[list[str], typer.Option(help="dataset id it trained on")] = [],  # noqa: B006
+    parent: Annotated[list[str], typer.Option(help="parent model id")] = [],  # noqa: B006
+    provenance: Annotated[list[str], typer.Option(help="KEY=VALUE; repeat")] = [],  # noqa: B006
+    wait: Wait = 30.0,
+    key: Key = None,
+    json_out: Json = False,
+) -> None:
+    """Register a model version with its lineage; versions are immutable."""
+    if (artifact is None) == (file is None):
+        err.print("[red]error:[/red] give exactly one of --artifact sha256:… or --file PATH")
+        raise typer.Exit(2)
+    try:
+        metrics = {k: float(v) for k, v in _pairs(metric, "--metric").items()}
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] a --metric value is not a number: {exc}")
+        raise typer.Exit(2) from exc
+
+    async def run(client: GatewayClient) -> dict[str, Any]:
+        artifact_id = artifact
+        if file is not None:
+            stored = await _upload(client, file, name=None, wait=max(wait, 30.0), extra={})
+            artifact_id = stored["artifactId"]
+        document = {
+            "family": family,
+            "version": version,
+            "codeRef": code_ref,
+            "artifactId": artifact_id,
+            "metrics": metrics,
+            "lineage": {"datasetRefs": dataset, "parentModels": parent},
+            "provenance": _pairs(provenance, "--provenance"),
+        }
+        return await client.post("/models/register", document, wait_s=wait, key=key)
+
+    _show(_call(run), json_out, f"model {family}:{version}")
+
+
+@models_app.command("show")
+def models_show(
+    model_id: Annotated[str, typer.Argument(help="family:version")], json_out: Json = False
+) -> None:
+    """A model version: metadata, status and lineage."""
+    _show(_call(lambda c: c.get(f"/models/{model_id}")), json_out, f"model {model_id}")
+
+
+@models_app.command("lineage")
+def models_lineage(
+    model_id: Annotated[str, typer.Argument(help="family:version")], json_out: Json = False
+) -> None:
+    """Everything upstream of a model: datasets, transformations, parents, code."""
+    document = _call(lambda c: c.get(f"/models/{model_id}"))
+    lineage = document.get("lineage") or document.get("upstream") or {}
+    if json_out:
+        print(json.dumps(lineage, indent=2))
+        return
+    out.print(f"[bold]{model_id}[/bold]")
+    for model in lineage.get("models", []):
+        out.print(f"  ← model {model.get('modelId') or model.get('model_id')}")
+    for data in lineage.get("datasets", []):
+        out.print(f"  ← dataset {data.get('datasetId') or data.get('dataset_id')}")
+        for step in data.get("transformations", []):
+            out.print(
+                f"      via {step.get('name')} ({step.get('codeRef') or step.get('code_ref')})"
+            )
+    for code in lineage.get("codeRefs", lineage.get("code_refs", [])):
+        out.print(f"  code {code}")

@@ -1,0 +1,158 @@
+"""A small HTTP client of the gateway, for the CLI.
+
+The CLI's catalog commands (datasets, artifacts, models) go through the gateway
+like any other client, so the rules live in one place and a user's terminal sees
+exactly what an integration would. Errors come back as RFC 9457 problem documents
+and are raised as ``GatewayError`` carrying the status and the problem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+
+from covenant.errors import CovenantError
+
+CHUNK = 1 << 20
+
+
+class GatewayError(CovenantError):
+    """The gateway refused or could not be reached.
+
+    Attributes:
+        status: HTTP status, 0 when the gateway was unreachable.
+        problem: the problem document (``title``, ``detail``, ``errors``...).
+    """
+
+    def __init__(self, status: int, problem: dict[str, Any]) -> None:
+        detail = problem.get("detail") or problem.get("title") or "request failed"
+        reasons = problem.get("reasons") or problem.get("errors") or []
+        extra = "".join(f"\n  - {reason}" for reason in reasons)
+        super().__init__(f"{detail} (HTTP {status}){extra}", retriable=status in (0, 502, 503))
+        self.status = status
+        self.problem = problem
+
+
+class GatewayClient:
+    """Async client; use with ``async with``."""
+
+    def __init__(self, base_url: str, *, actor: str, timeout_s: float = 120.0) -> None:
+        self._base = base_url.rstrip("/")
+        self._client = httpx.AsyncClient(
+            base_url=self._base, timeout=timeout_s, headers={"X-Covenant-Actor": actor}
+        )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._client.aclose()
+
+    async def _send(self, request: httpx.Request) -> dict[str, Any]:
+        try:
+            response = await self._client.send(request)
+        except httpx.TransportError as exc:
+            raise GatewayError(
+                0,
+                {
+                    "detail": f"cannot reach the gateway at {self._base} ({exc}); "
+                    "start the platform with 'covenant up' or set COVENANT_GATEWAY"
+                },
+            ) from exc
+        body: dict[str, Any]
+        try:
+            body = response.json()
+        except ValueError:
+            body = {"detail": response.text[:200]}
+        if response.status_code >= 400:
+            raise GatewayError(response.status_code, body)
+        body.setdefault("status_code", response.status_code)
+        return body
+
+    async def post(
+        self, path: str, document: dict[str, Any], *, wait_s: float, key: str | None = None
+    ) -> dict[str, Any]:
+        """Publish a command; with ``wait_s`` > 0, wait for its outcome."""
+        headers = {"Idempotency-Key": key} if key else {}
+        params = {"wait": str(wait_s)} if wait_s > 0 else {}
+        request = self._client.build_request(
+            "POST", path, json=document, params=params, headers=headers
+        )
+        return await self._send(request)
+
+    async def get(self, path: str, **params: str) -> dict[str, Any]:
+        return await self._send(self._client.build_request("GET", path, params=params))
+
+    async def upload(
+        self,
+        path: Path,
+        *,
+        name: str,
+        media_type: str,
+        wait_s: float,
+        headers: dict[str, str],
+        progress: Callable[[int], None],
+    ) -> dict[str, Any]:
+        """Stream a file to ``POST /artifact/upload``; the expected checksum is sent
+        so that a corrupted transfer is refused, not stored."""
+        digest = hashlib.sha256()
+        with path.open("rb") as f:
+            while block := f.read(CHUNK):
+                digest.update(block)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            sent = 0
+            with path.open("rb") as f:
+                while block := f.read(CHUNK):
+                    sent += len(block)
+                    progress(sent)
+                    yield block
+
+        request = self._client.build_request(
+            "POST",
+            "/artifact/upload",
+            params={"name": name, "wait": str(wait_s)},
+            headers={
+                "Content-Type": media_type,
+                "X-Checksum-Sha256": digest.hexdigest(),
+                **headers,
+            },
+            content=chunks(),
+        )
+        return await self._send(request)
+
+    async def download(self, artifact_id: str, out: Path, progress: Callable[[int], None]) -> str:
+        """Stream the artifact's bytes to ``out`` (via a temporary file, renamed only
+        when the hash matches the id); returns the hex digest."""
+        tmp = out.with_name(out.name + ".part")
+        digest = hashlib.sha256()
+        try:
+            async with self._client.stream("GET", f"/artifact/{artifact_id}/content") as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise GatewayError(response.status_code, response.json())
+                received = 0
+                with tmp.open("wb") as f:
+                    async for block in response.aiter_bytes(CHUNK):
+                        digest.update(block)
+                        f.write(block)
+                        received += len(block)
+                        progress(received)
+            if f"sha256:{digest.hexdigest()}" != artifact_id:
+                raise GatewayError(
+                    0, {"detail": f"downloaded bytes hash to sha256:{digest.hexdigest()}"}
+                )
+            tmp.replace(out)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return digest.hexdigest()
