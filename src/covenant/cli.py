@@ -32,7 +32,7 @@ from covenant.platform import Part, open_platform, projector_part, run_parts, wo
 from covenant.runtime.service import install_stop_signals, serve_metrics
 from covenant.schemas import check, default_codec, schema_root, write_current
 from covenant.settings import Settings
-from covenant.topics import ALL_TOPICS, topic_named
+from covenant.topics import ALL_TOPICS, TopicKind, topic_named
 from covenant.workers import WORKER_NAMES
 
 app = typer.Typer(
@@ -270,6 +270,13 @@ def events_tail(
 
 def _print_record(rec: Any, codec: Any, json_out: bool) -> None:
     where = f"{rec.topic}/{rec.partition}@{rec.offset}"
+    if topic_named(rec.topic).kind is TopicKind.EXPORT:  # JSON for outside tools
+        document = json.loads(rec.value)
+        if json_out:
+            print(json.dumps({"position": where, "record": document}))
+        else:
+            out.print(f"[dim]{where}[/dim] {json.dumps(document, sort_keys=True)}")
+        return
     try:
         _, value = codec.decode_dict(rec.value)
     except ContractError as exc:

@@ -41,6 +41,23 @@ def test_demo_json_shows_commands_turned_into_events(tmp_path: Path) -> None:
     assert [d["dataset_id"] for d in lineage["datasets"]] == ["imagenet-mini:v1"]
     assert "git@example.com:ml/vit.git#9d1e2b7" in lineage["code_refs"]
     assert summary["replay_identical"] is True
+    # The OpenLineage exporter put one run event per lineage fact on its topic.
+    tail = covenant(
+        "events",
+        "tail",
+        "--from-beginning",
+        "--no-follow",
+        "--json",
+        "--topic",
+        "covenant.lineage.openlineage",
+        home=tmp_path / "demo",
+    )
+    runs = [json.loads(line)["record"] for line in tail.stdout.splitlines()]
+    assert sorted(r["job"]["name"] for r in runs) == [
+        "prepare:imagenet-mini:v1",
+        "prepare:support-chats:v3",
+        "train:vision-transformer",
+    ]
 
 
 def test_publish_validates_then_tail_shows_it(tmp_path: Path) -> None:
