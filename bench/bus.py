@@ -34,25 +34,55 @@ from pathlib import Path
 from typing import Any
 
 from covenant.bus import Bus, Outgoing, open_bus
+from covenant.events.artifacts import ArtifactStored
 from covenant.events.registry import ModelRegistered, RegisterModel
 from covenant.schemas import default_codec
 from covenant.testing.kafka import LocalKafka
-from covenant.topics import ALL_TOPICS, MODEL_COMMANDS, MODEL_EVENTS, Topic, TopicKind
+from covenant.topics import (
+    ALL_TOPICS,
+    ARTIFACT_EVENTS,
+    MODEL_COMMANDS,
+    MODEL_EVENTS,
+    Topic,
+    TopicKind,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 VALUE = b"x" * 200
 
 
+SHA = "sha256:" + "0" * 64
+
+
+async def prepare(bus: Bus) -> None:
+    """Topics, and the stored artifact the registry requires before it registers."""
+    codec = default_codec()
+    await bus.ensure_topics(ALL_TOPICS)
+    stored = ArtifactStored.create(
+        subject=SHA,
+        actor="bench",
+        producer="bench",
+        artifact_id=SHA,
+        name="weights",
+        media_type="application/octet-stream",
+        size_bytes=1,
+        blob_uri="file:///dev/null",
+    )
+    await bus.publish([Outgoing(ARTIFACT_EVENTS, SHA.encode(), codec.encode(stored))])
+
+
 def commands(n: int) -> list[RegisterModel]:
+    """``n`` new versions, in families no earlier call used (each run registers)."""
+    tag = uuid.uuid4().hex[:6]
     return [
         RegisterModel.create(
-            subject=f"model:fam-{i % 64}:1.{i}.0",
+            subject=f"model:fam-{tag}-{i % 64}:1.{i}.0",
             actor="bench",
             producer="bench",
-            family=f"fam-{i % 64}",
+            family=f"fam-{tag}-{i % 64}",
             version=f"1.{i}.0",
             code_ref="git@example.com:x.git#abc",
-            artifact_id="sha256:" + "0" * 64,
+            artifact_id=SHA,
         )
         for i in range(n)
     ]
@@ -114,7 +144,7 @@ async def worker_rate(bus: Bus, url: str, n: int, work: Path) -> float:
     """Commands pre-published; time from the worker's first event to its last, so the
     process start and the group join (seconds on Kafka) are not counted."""
     codec = default_codec()
-    await bus.ensure_topics(ALL_TOPICS)
+    await prepare(bus)
     cmds = commands(n)
     for i in range(0, n, 1000):
         await bus.publish(
@@ -142,7 +172,7 @@ async def worker_rate(bus: Bus, url: str, n: int, work: Path) -> float:
 async def e2e_latency(bus: Bus, url: str, seconds: float, work: Path) -> dict[str, float]:
     """Paced 1,000 commands/s; latency = event read time - command publish time."""
     codec = default_codec()
-    await bus.ensure_topics(ALL_TOPICS)
+    await prepare(bus)
     log = work / f"worker-{uuid.uuid4().hex[:6]}.log"
     proc = start_worker(url, log)
     sent: dict[str, float] = {}
