@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
+from urllib.parse import urlparse
 
 import typer
 from prometheus_client import CollectorRegistry
@@ -25,10 +26,18 @@ from rich.table import Table
 
 from covenant import __version__
 from covenant.bus import Outgoing, open_bus
+from covenant.catalog_cli import artifacts_app, datasets_app, models_app
 from covenant.errors import ContractError, CovenantError
 from covenant.events.catalog import MESSAGE_TYPES, message_type
 from covenant.events.codec import parse_document
-from covenant.platform import Part, open_platform, projector_part, run_parts, workers_part
+from covenant.platform import (
+    Part,
+    gateway_part,
+    open_platform,
+    projector_part,
+    run_parts,
+    workers_part,
+)
 from covenant.runtime.service import install_stop_signals, serve_metrics
 from covenant.schemas import check, default_codec, schema_root, write_current
 from covenant.settings import Settings
@@ -46,6 +55,9 @@ events_app = typer.Typer(help="Read and write records on the log.", no_args_is_h
 schemas_app = typer.Typer(help="The Avro contract files.", no_args_is_help=True)
 app.add_typer(events_app, name="events")
 app.add_typer(schemas_app, name="schemas")
+app.add_typer(datasets_app, name="datasets")
+app.add_typer(artifacts_app, name="artifacts")
+app.add_typer(models_app, name="models")
 
 out = Console()
 err = Console(stderr=True)
@@ -163,11 +175,41 @@ def worker(
 def up(
     bus: BusOption = None,
     metrics_port: Annotated[int, typer.Option(help="serve /metrics here; 0 = off")] = 0,
+    gateway: Annotated[
+        bool, typer.Option(help="serve the HTTP gateway at COVENANT_GATEWAY's host:port")
+    ] = True,
 ) -> None:
     """Create the topics and run the whole platform in this process until stopped:
-    every worker and the read-model projector."""
+    every worker, the read-model projector and the HTTP gateway."""
     registry = CollectorRegistry()
-    _serve([workers_part(registry=registry), projector_part], bus, metrics_port, registry)
+    parts = [workers_part(registry=registry), projector_part]
+    if gateway:
+        where = urlparse(Settings.from_env().gateway_url)
+        parts.append(gateway_part(host=where.hostname or "127.0.0.1", port=where.port or 80))
+    _serve(parts, bus, metrics_port, registry)
+
+
+@app.command("gateway")
+def gateway_command(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8750,
+    access_log: Annotated[bool, typer.Option("--access-log/--no-access-log")] = True,
+) -> None:
+    """Serve only the HTTP gateway (OpenAPI docs at /docs) until SIGTERM/SIGINT;
+    workers run elsewhere ('covenant up --no-gateway' or 'covenant worker')."""
+    from covenant.gateway import GatewayConfig, serve
+
+    try:
+        serve(
+            Settings.from_env(),
+            host=host,
+            port=port,
+            config=GatewayConfig.from_env(),
+            access_log=access_log,
+        )
+    except CovenantError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
 
 
 def _serve(

@@ -92,3 +92,23 @@ def workers_part(
 async def projector_part(platform: Platform, stop: asyncio.Event) -> None:
     """The read-model projector."""
     await run_projection(bus=platform.bus, store=platform.store, codec=platform.codec, stop=stop)
+
+
+def gateway_part(*, host: str, port: int) -> Part:
+    """The HTTP gateway, sharing the platform's log and stores."""
+
+    async def run(platform: Platform, stop: asyncio.Event) -> None:
+        from covenant.gateway import GatewayConfig, run_gateway
+
+        await run_gateway(
+            bus=platform.bus,
+            store=platform.store,
+            blobs=platform.blobs,
+            codec=platform.codec,
+            stop=stop,
+            host=host,
+            port=port,
+            config=GatewayConfig.from_env(),
+        )
+
+    return run

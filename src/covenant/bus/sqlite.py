@@ -317,11 +317,19 @@ class SqliteGroupConsumer:
         while True:
             self._heartbeat()
             out: list[Record] = []
-            for tp, pos in self._positions.items():
-                room = max_records - len(out)
-                if room <= 0:
-                    break
-                out.extend(_fetch(self._db, tp, pos, room, None))
+            # One read transaction: every partition is read from the same snapshot,
+            # in the order the topics were given. A worker that lists the event
+            # topics it folds before its command topic therefore never sees a
+            # command without the facts committed before that command was written.
+            self._db.execute("BEGIN")
+            try:
+                for tp, pos in self._positions.items():
+                    room = max_records - len(out)
+                    if room <= 0:
+                        break
+                    out.extend(_fetch(self._db, tp, pos, room, None))
+            finally:
+                self._db.execute("COMMIT")
             if out:
                 self._idle = 0
                 for rec in out:

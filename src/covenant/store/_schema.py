@@ -271,7 +271,7 @@ def as_time(value: datetime | str) -> datetime:
     """An aware UTC datetime from a stored value (SQLite keeps text) or an event's
     datetime (naive ones are taken as UTC, as Avro's timestamp-micros has no zone)."""
     if isinstance(value, str):
-        return datetime.strptime(value, _TIME_FORMAT).replace(tzinfo=UTC)
+        return datetime.fromisoformat(value)
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)

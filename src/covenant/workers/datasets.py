@@ -127,7 +127,7 @@ def make_datasets_worker() -> Worker:
 
     return Worker(
         name="datasets",
-        inputs=(DATASET_COMMANDS, ARTIFACT_EVENTS),
+        inputs=(ARTIFACT_EVENTS, DATASET_COMMANDS),  # facts first, see the registry
         outputs=(DATASET_EVENTS,),
         accepts=(RegisterDataset, ApproveDataset, ArtifactStored, ArtifactRejected),
         handle=handle,

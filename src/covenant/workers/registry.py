@@ -110,7 +110,9 @@ def make_registry_worker() -> Worker:
 
     return Worker(
         name="registry",
-        inputs=(MODEL_COMMANDS, DATASET_EVENTS, ARTIFACT_EVENTS),
+        # Facts first: on the embedded log a poll reads these in order from one
+        # snapshot, so a command never overtakes the facts written before it.
+        inputs=(DATASET_EVENTS, ARTIFACT_EVENTS, MODEL_COMMANDS),
         outputs=(MODEL_EVENTS,),
         accepts=(
             RegisterModel,

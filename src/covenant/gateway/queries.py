@@ -1,0 +1,120 @@
+"""Read endpoints: answered from the read models, never from the log.
+
+Read models follow the log within moments, so a resource registered a moment ago
+may still answer 404; the command's status link (``GET /commands/{id}``) is the
+place to learn the outcome itself.
+
+These are the hot paths (``GET /models/{id}`` is benchmarked against MLflow's
+registry), so each answer is one or two store calls on the store's open
+connection, then one serialization to bytes, returned as a plain ``Response``:
+FastAPI's response-model validation and ``jsonable_encoder`` are skipped, the
+documents are declared only for the OpenAPI description.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from covenant.gateway.context import Gateway, problem_responses
+from covenant.gateway.documents import (
+    DatasetDoc,
+    DownstreamDoc,
+    ModelDetailDoc,
+    ModelDoc,
+    ModelListDoc,
+    UpstreamDoc,
+)
+from covenant.gateway.problems import Problem
+
+_JSON = "application/json"
+
+
+def _missing(what: str, ident: str) -> Problem:
+    return Problem(
+        404,
+        "not-found",
+        f"no {what} {ident!r} is registered (a registration appears here once the read "
+        "model has caught up with the log)",
+        title=f"No such {what}",
+    )
+
+
+def add_query_routes(router: APIRouter, gateway: Gateway) -> None:
+    """Add the reads of models, datasets and lineage, answered from the read store."""
+    store = gateway.store
+
+    @router.get(
+        "/models/{model_id}",
+        name="get_model",
+        tags=["models"],
+        summary="A model version: metadata, status and lineage",
+        description="`modelId` is `family:version`. `status` is the current stage, "
+        "`history` every change; `lineage` is everything the model was made from, "
+        "transitively (datasets with their transformations, parent models, artifacts, "
+        "code).",
+        response_model=ModelDetailDoc,
+        responses=problem_responses(404),
+    )
+    async def get_model(model_id: str) -> Response:
+        view = await store.get_model(model_id=model_id)
+        if view is None:
+            raise _missing("model", model_id)
+        upstream = await store.upstream(model_id=model_id)
+        lineage = (
+            UpstreamDoc(models=[], datasets=[], artifacts=[], code_refs=[], edges=[])
+            if upstream is None
+            else UpstreamDoc.model_validate(upstream)
+        )
+        model = ModelDoc.model_validate(view)
+        doc = ModelDetailDoc.model_construct(**dict(model), lineage=lineage)
+        return Response(doc.json_bytes(), media_type=_JSON)
+
+    @router.get(
+        "/models",
+        name="list_models",
+        tags=["models"],
+        summary="Model versions, optionally of one family",
+        description="Ordered by family, then creation time.",
+        response_model=ModelListDoc,
+    )
+    async def list_models(
+        family: Annotated[str | None, Query(description="only this family")] = None,
+    ) -> Response:
+        views = await store.list_models(family=family)
+        doc = ModelListDoc(models=[ModelDoc.model_validate(v) for v in views])
+        return Response(doc.json_bytes(), media_type=_JSON)
+
+    @router.get(
+        "/datasets/{dataset_id:path}",
+        name="get_dataset",
+        tags=["datasets"],
+        summary="A dataset: lineage, checksum and training clearance",
+        description="`clearance` is the current one: `blocked` until a flagged or "
+        "unreviewed dataset is approved; `approvals` say who cleared it and why.",
+        response_model=DatasetDoc,
+        responses=problem_responses(404),
+    )
+    async def get_dataset(dataset_id: str) -> Response:
+        view = await store.get_dataset(dataset_id=dataset_id)
+        if view is None:
+            raise _missing("dataset", dataset_id)
+        return Response(DatasetDoc.model_validate(view).json_bytes(), media_type=_JSON)
+
+    @router.get(
+        "/lineage/datasets/{dataset_id:path}/downstream",
+        name="get_dataset_downstream",
+        tags=["lineage"],
+        summary="Every model built on a dataset",
+        description="Models trained on the dataset and, recursively, models derived "
+        "from them, with the lineage edges that connect them: what to retrain or "
+        "withdraw when the dataset turns out to be tainted.",
+        response_model=DownstreamDoc,
+        responses=problem_responses(404),
+    )
+    async def get_dataset_downstream(dataset_id: str) -> Response:
+        if await store.get_dataset(dataset_id=dataset_id) is None:
+            raise _missing("dataset", dataset_id)
+        found = await store.downstream(dataset_id=dataset_id)
+        return Response(DownstreamDoc.model_validate(found).json_bytes(), media_type=_JSON)
