@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from covenant import __version__
+from covenant.audit.cli import audit_app
 from covenant.bus import Outgoing, open_bus
 from covenant.catalog_cli import artifacts_app, datasets_app, models_app
 from covenant.errors import ContractError, CovenantError
@@ -32,6 +33,7 @@ from covenant.events.catalog import MESSAGE_TYPES, message_type
 from covenant.events.codec import parse_document
 from covenant.platform import (
     Part,
+    audit_part,
     gateway_part,
     open_platform,
     projector_part,
@@ -58,6 +60,7 @@ app.add_typer(schemas_app, name="schemas")
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(artifacts_app, name="artifacts")
 app.add_typer(models_app, name="models")
+app.add_typer(audit_app, name="audit")
 
 out = Console()
 err = Console(stderr=True)
@@ -180,9 +183,9 @@ def up(
     ] = True,
 ) -> None:
     """Create the topics and run the whole platform in this process until stopped:
-    every worker, the read-model projector and the HTTP gateway."""
+    every worker, the read-model projector, the audit worker and the HTTP gateway."""
     registry = CollectorRegistry()
-    parts = [workers_part(registry=registry), projector_part]
+    parts = [workers_part(registry=registry), projector_part, audit_part]
     if gateway:
         where = urlparse(Settings.from_env().gateway_url)
         parts.append(gateway_part(host=where.hostname or "127.0.0.1", port=where.port or 80))

@@ -112,3 +112,15 @@ def gateway_part(*, host: str, port: int) -> Part:
         )
 
     return run
+
+
+async def audit_part(platform: Platform, stop: asyncio.Event) -> None:
+    """The audit worker: every record into the Merkle tree, signed checkpoints."""
+    from covenant.audit.worker import audit_signer, run_audit_worker
+
+    await run_audit_worker(
+        bus=platform.bus,
+        codec=platform.codec,
+        signer=audit_signer(platform.settings),
+        stop=stop,
+    )

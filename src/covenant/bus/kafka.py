@@ -363,10 +363,11 @@ class KafkaGroupConsumer:
                     )
                     for o in outputs
                 ]
-                await self._producer.send_offsets_to_transaction(
-                    {TopicPartition(self._bus.wire(t), p): n for (t, p), n in offsets.items()},
-                    self._bus.wire(self._group),
-                )
+                if offsets:  # aiokafka refuses an empty offset map
+                    await self._producer.send_offsets_to_transaction(
+                        {TopicPartition(self._bus.wire(t), p): n for (t, p), n in offsets.items()},
+                        self._bus.wire(self._group),
+                    )
             await asyncio.gather(*futures)
             self._committed.update(offsets)
         except ProducerFenced as exc:

@@ -8,6 +8,7 @@ greppable and cannot change at import time.
 from __future__ import annotations
 
 from covenant.events.artifacts import ArtifactRejected, ArtifactStored, RecordArtifact
+from covenant.events.audit import CheckpointSigned, LeavesAppended
 from covenant.events.base import Message
 from covenant.events.datasets import (
     ApproveDataset,
@@ -32,6 +33,8 @@ MESSAGE_TYPES: tuple[type[Message], ...] = (
     ModelRegistered,
     ModelRejected,
     DeadLettered,
+    LeavesAppended,
+    CheckpointSigned,
 )
 
 

@@ -34,6 +34,7 @@ import contextlib
 import logging
 import sys
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 
 from covenant.bus import open_bus
 from covenant.bus.protocol import Bus, Record, TopicPartition
@@ -147,18 +148,24 @@ async def rebuild(
     name: str = "projections",
     topics: Sequence[Topic] = PROJECTED_TOPICS,
     batch_size: int = 500,
+    until: datetime | None = None,
 ) -> ProjectionStats:
-    """Drop every read model and project the log again up to its current end.
+    """Drop every read model and project the log again up to its current end, or
+    only the records the log held at ``until`` (by their log timestamp): the read
+    models as they were at that moment, for an auditor.
 
     Stop the projector first: a projector still running would keep writing into
     the tables being dropped.
     """
+    limit_ms = None if until is None else int(until.timestamp() * 1000)
     await bus.ensure_topics(topics)
     await store.reset()
     projection = Projection(store=store, codec=codec, name=name, stop=asyncio.Event())
     batch: list[Record] = []
     async with _closing(bus.read(topics)) as records:
         async for record in records:
+            if limit_ms is not None and record.timestamp_ms > limit_ms:
+                continue
             batch.append(record)
             if len(batch) >= batch_size:
                 await projection.project(batch)

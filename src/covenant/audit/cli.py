@@ -1,0 +1,366 @@
+"""``covenant audit``: verify the trail, export it, prove records and checkpoints.
+
+Mounted by ``covenant.cli`` (``app.add_typer(audit_app, name="audit")``); it imports
+nothing from there, so the two helpers it shares with it (``_bus_url``, ``_run``) are
+small copies. Every command exits non-zero on any failure, and prints the first
+discrepancy, so scripts and CI can gate on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from fastavro.read import block_reader
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+from covenant.audit.export import export as export_log
+from covenant.audit.export import verify_file
+from covenant.audit.proofs import (
+    ConsistencyProof,
+    InclusionProof,
+    parse_proof,
+    verify_consistency_proof,
+    verify_inclusion_proof,
+)
+from covenant.audit.records import AuditError, platform_codec
+from covenant.audit.results import Progress as Advance
+from covenant.audit.results import VerifyResult
+from covenant.audit.trail import load_trail
+from covenant.audit.verify import verify_live
+from covenant.audit.worker import audit_key_path, audit_signer
+from covenant.bus import open_bus
+from covenant.bus.protocol import Position
+from covenant.errors import CovenantError
+from covenant.settings import Settings
+from covenant.signing import LocalKeySigner
+from covenant.topics import ALL_TOPICS
+
+__all__ = ["audit_app"]
+
+audit_app = typer.Typer(
+    help="The verifiable audit trail: a signed Merkle tree over every record (RFC 9162).",
+    no_args_is_help=True,
+)
+
+out = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+BusOption = Annotated[
+    str | None, typer.Option("--bus", help="log URL; overrides COVENANT_BUS", show_default=False)
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+KeyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--public-key",
+        help="the audit signer's public key (PEM); default: this machine's audit key",
+        show_default=False,
+    ),
+]
+
+
+def _bus_url(bus: str | None) -> str:
+    return bus or Settings.from_env().bus_url
+
+
+def _run(coro: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine, turning our errors into one clear line and exit status 1."""
+    try:
+        return asyncio.run(coro())  # type: ignore[arg-type]
+    except CovenantError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+def _public_key(path: Path | None) -> bytes:
+    """The trusted public key: ``--public-key``, else the local audit key's."""
+    if path is not None:
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise _fail(f"cannot read the public key {path}: {exc.strerror}") from exc
+    key = audit_key_path(Settings.from_env())
+    if not key.exists():
+        raise _fail(f"no audit key at {key}; pass --public-key with the audit public key")
+    try:
+        return LocalKeySigner(key).public_key_pem()
+    except CovenantError as exc:
+        raise _fail(str(exc)) from exc
+
+
+@contextmanager
+def _progress(total: int | None, enabled: bool) -> Iterator[Advance | None]:
+    """A rich progress bar on a terminal; nothing when piped or with --json."""
+    if not enabled or not err.is_terminal:
+        yield None
+        return
+    columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("verifying", total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def _file_records(path: Path) -> int | None:
+    try:
+        with path.open("rb") as fo:
+            return int(block_reader(fo).metadata.get("covenant.records", ""))
+    except Exception:  # only a progress total; verification reports a bad file
+        return None
+
+
+def _report(result: VerifyResult, json_out: bool) -> None:
+    if json_out:
+        print(json.dumps(result.to_dict(), indent=2))
+    elif result.ok:
+        root = result.root_hash.hex() if result.root_hash else "-"
+        out.print(
+            f"[green]verified[/green]: {result.records:,} records under {result.checkpoints:,} "
+            f"signed checkpoints; tree size {result.tree_size:,}, root {root}"
+            + (
+                f"; {result.pending:,} records pending the next checkpoint"
+                if result.pending
+                else ""
+            )
+        )
+    else:
+        d = result.discrepancy
+        assert d is not None
+        where = d.where()
+        err.print(f"[red]FAILED[/red]{' at ' + where if where else ''}: {d.reason}")
+        err.print(
+            f"verified before the failure: {result.records:,} records, "
+            f"{result.checkpoints:,} checkpoints"
+        )
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command()
+def verify(
+    file: Annotated[
+        Path | None, typer.Option("--file", help="an export file; default: the live log")
+    ] = None,
+    public_key: KeyOption = None,
+    bus: BusOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Verify every record against the signed checkpoints; exit 1 at the first discrepancy.
+
+    With --file, needs only the file and the public key. On the live log, records after
+    the last checkpoint are reported as pending, not as a failure.
+    """
+    key = _public_key(public_key)
+    if file is not None:
+        if not file.is_file():
+            raise _fail(f"no such file: {file}", 2)
+        with _progress(_file_records(file), not json_out) as advance:
+            try:
+                result = verify_file(file, key, codec=platform_codec(), progress=advance)
+            except AuditError as exc:
+                raise _fail(str(exc)) from exc
+        _report(result, json_out)
+        return
+
+    async def go() -> VerifyResult:
+        async with open_bus(_bus_url(bus)) as log:
+            await log.ensure_topics(ALL_TOPICS)
+            total = 0
+            for topic in ALL_TOPICS:
+                total += sum((await log.end_offsets(topic)).values())
+            with _progress(total, not json_out) as advance:
+                return await verify_live(
+                    log, public_key_pem=key, codec=platform_codec(), progress=advance
+                )
+
+    _report(_run(go), json_out)
+
+
+@audit_app.command()
+def export(
+    out_file: Annotated[Path, typer.Option("--out", help="the export file to write")],
+    deflate: Annotated[
+        bool, typer.Option("--deflate", help="compress blocks: smaller, slower to verify")
+    ] = False,
+    bus: BusOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Write every record up to the last signed checkpoint to one Avro file, in audit order."""
+
+    async def go() -> Any:
+        async with open_bus(_bus_url(bus)) as log:
+            return await export_log(
+                log, platform_codec(), out_file, block_codec="deflate" if deflate else "null"
+            )
+
+    summary = _run(go)
+    result = {
+        "path": str(summary.path),
+        "records": summary.records,
+        "treeSize": summary.tree_size,
+        "rootHash": summary.root_hash.hex(),
+    }
+    if json_out:
+        print(json.dumps(result))
+    else:
+        out.print(
+            f"exported {summary.records:,} records (tree size {summary.tree_size:,}, root "
+            f"{summary.root_hash.hex()}) to {summary.path}"
+        )
+
+
+def _target(text: str) -> str | Position:
+    """An event id, or ``topic/partition/offset`` for a record without one (garbage)."""
+    parts = text.rsplit("/", 2)
+    if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+        return Position(parts[0], int(parts[1]), int(parts[2]))
+    return text
+
+
+@audit_app.command()
+def prove(
+    target: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="EVENT_ID", help="event id (or topic/partition/offset) to prove included"
+        ),
+    ] = None,
+    consistency: Annotated[
+        tuple[int, int] | None,
+        typer.Option(
+            "--consistency", metavar="OLD NEW", help="prove checkpoint OLD is a prefix of NEW"
+        ),
+    ] = None,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="write the proof here, not to stdout")
+    ] = None,
+    bus: BusOption = None,
+) -> None:
+    """Write a self-contained JSON proof: inclusion of one record, or consistency of two
+    checkpoints. Check it with 'covenant audit verify-proof'."""
+    if (target is None) == (consistency is None):
+        raise _fail("give either EVENT_ID or --consistency OLD NEW", 2)
+
+    async def go() -> InclusionProof | ConsistencyProof:
+        async with open_bus(_bus_url(bus)) as log:
+            trail = await load_trail(log, platform_codec())
+        if consistency is not None:
+            return trail.prove_consistency(*consistency)
+        assert target is not None
+        return trail.prove_inclusion(_target(target))
+
+    text = json.dumps(_run(go).to_json(), indent=2) + "\n"
+    if out_file is None:
+        print(text, end="")
+    else:
+        out_file.write_text(text)
+        err.print(f"proof written to {out_file}")
+
+
+@audit_app.command("verify-proof")
+def verify_proof(
+    proof_file: Annotated[Path, typer.Argument(help="a proof from 'covenant audit prove'")],
+    public_key: KeyOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Check a proof with the public key alone; exit 1 if it does not hold."""
+    key = _public_key(public_key)
+    try:
+        parsed = parse_proof(proof_file.read_bytes())
+        if isinstance(parsed, InclusionProof):
+            verify_inclusion_proof(parsed, key)
+        else:
+            verify_consistency_proof(parsed, key)
+    except OSError as exc:
+        raise _fail(f"cannot read {proof_file}: {exc.strerror}", 2) from exc
+    except AuditError as exc:
+        if json_out:
+            print(json.dumps({"ok": False, "reason": str(exc)}))
+            raise typer.Exit(1) from exc
+        raise _fail(f"proof does NOT verify: {exc}") from exc
+    if isinstance(parsed, InclusionProof):
+        leaf, cp = parsed.leaf, parsed.checkpoint
+        summary = (
+            f"{leaf.event_id or 'the record'} at {leaf.where()} is leaf {leaf.index:,} of the "
+            f"tree of size {cp.tree_size:,} signed by {cp.key_id} at {cp.signed_at.isoformat()}"
+        )
+    else:
+        summary = (
+            f"checkpoint {parsed.old.tree_size:,} is a prefix of checkpoint "
+            f"{parsed.new.tree_size:,}, both signed by {parsed.new.key_id}"
+        )
+    if json_out:
+        print(json.dumps({"ok": True, "summary": summary}))
+    else:
+        out.print(f"[green]proof verified[/green]: {summary}")
+
+
+@audit_app.command("public-key")
+def public_key_command() -> None:
+    """Print the audit signer's public key (PEM), creating the dev key if there is none."""
+    try:
+        signer = audit_signer(Settings.from_env())
+    except CovenantError as exc:
+        raise _fail(str(exc)) from exc
+    print(signer.public_key_pem().decode(), end="")
+
+
+@audit_app.command()
+def replay(
+    until: Annotated[
+        str, typer.Option(help="ISO 8601 time, e.g. 2026-11-23T12:00:00Z: the moment to rebuild")
+    ],
+    store: Annotated[
+        str, typer.Option(help="a separate read store to fill, e.g. sqlite:///audit.sqlite3")
+    ],
+    bus: BusOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Rebuild the read models as they were at --until into a separate store, for an
+    auditor to query; the platform's own store is not touched."""
+    from datetime import UTC, datetime
+
+    from covenant.store import open_store
+    from covenant.store.projector import rebuild
+
+    try:
+        moment = datetime.fromisoformat(until)
+    except ValueError as exc:
+        raise _fail(
+            f"--until {until!r} is not an ISO 8601 time (e.g. 2026-11-23T12:00:00Z)"
+        ) from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if store == Settings.from_env().store_url:
+        raise _fail("--store names the platform's own read store; give a separate one")
+
+    async def go() -> dict[str, Any]:
+        async with open_bus(_bus_url(bus)) as log, open_store(store) as target:
+            stats = await rebuild(bus=log, store=target, codec=platform_codec(), until=moment)
+            dump = await target.dump()
+        return {
+            "until": moment.isoformat(),
+            "store": store,
+            "applied": stats.applied,
+            "rows": {table: len(rows) for table, rows in dump.items()},
+        }
+
+    result = _run(go)
+    if json_out:
+        print(json.dumps(result, indent=2))
+        return
+    out.print(f"rebuilt the read models as of {result['until']} into {store}:")
+    for table, count in result["rows"].items():
+        out.print(f"  {table}: {count} rows")
