@@ -14,20 +14,19 @@ import logging
 import os
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 from urllib.parse import urlparse
 
 import typer
 from prometheus_client import CollectorRegistry
-from rich.console import Console
 from rich.table import Table
 
 from covenant import __version__
 from covenant.audit.cli import audit_app
 from covenant.bus import Outgoing, open_bus
 from covenant.catalog_cli import artifacts_app, datasets_app, models_app
+from covenant.cli_support import BusOption, JsonOption, bus_url, err, out, run
 from covenant.errors import ContractError, CovenantError
 from covenant.events.catalog import MESSAGE_TYPES, message_type
 from covenant.events.codec import parse_document
@@ -61,28 +60,6 @@ app.add_typer(datasets_app, name="datasets")
 app.add_typer(artifacts_app, name="artifacts")
 app.add_typer(models_app, name="models")
 app.add_typer(audit_app, name="audit")
-
-out = Console()
-err = Console(stderr=True)
-T = TypeVar("T")
-
-BusOption = Annotated[
-    str | None, typer.Option("--bus", help="log URL; overrides COVENANT_BUS", show_default=False)
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output")]
-
-
-def _bus_url(bus: str | None) -> str:
-    return bus or Settings.from_env().bus_url
-
-
-def _run(coro: Callable[[], Awaitable[T]]) -> T:
-    """Run a coroutine, turning our errors into one clear line and exit status 1."""
-    try:
-        return asyncio.run(coro())  # type: ignore[arg-type]
-    except CovenantError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from exc
 
 
 def _version(value: bool) -> None:
@@ -122,7 +99,7 @@ def demo(
         return await run_demo(folder)
 
     with out.status("running the demo flow…"):
-        result = _run(go)
+        result = run(go())
     if json_out:
         print(json.dumps(result.as_dict(), indent=2, default=str))
         return
@@ -146,12 +123,19 @@ def demo(
         out.print(f"  code    {code}")
     for artifact in lineage.get("artifacts", []):
         out.print(f"  bytes   {artifact['artifact_id'][:23]}… {artifact.get('name', '')}")
+    audit = (
+        f"{result.audit_records} records verified under {result.audit_checkpoints} signed "
+        f"checkpoints (root {result.audit_root[:16]}…, key {result.audit_key})"
+        if result.audit_ok
+        else "[red]FAILED[/red]"
+    )
+    out.print(f"\nAudit trail: {audit}")
     verdict = "identical" if result.replay_identical else "[red]DIFFERENT[/red]"
     out.print(
         f"\nReplayed the log into a fresh store: {result.rows_rebuilt} rows, {verdict}."
         f"\nSee it all again: COVENANT_HOME={folder} covenant events tail --from-beginning"
     )
-    if not result.replay_identical:
+    if not (result.replay_identical and result.audit_ok):
         raise typer.Exit(1)
 
 
@@ -229,7 +213,7 @@ def _serve(
         async with open_platform(settings) as platform:
             await run_parts(platform, parts, stop)
 
-    _run(go)
+    run(go())
 
 
 @app.command()
@@ -238,7 +222,7 @@ def topics(bus: BusOption = None, json_out: JsonOption = False) -> None:
 
     async def go() -> list[dict[str, Any]]:
         rows = []
-        async with open_bus(_bus_url(bus)) as log:
+        async with open_bus(bus_url(bus)) as log:
             await log.ensure_topics(ALL_TOPICS)
             groups = await log.groups()
             for topic in ALL_TOPICS:
@@ -260,7 +244,7 @@ def topics(bus: BusOption = None, json_out: JsonOption = False) -> None:
                 )
         return rows
 
-    rows = _run(go)
+    rows = run(go())
     if json_out:
         print(json.dumps(rows, indent=2))
         return
@@ -293,7 +277,7 @@ def events_tail(
         raise typer.Exit(2) from exc
 
     async def go() -> None:
-        async with open_bus(_bus_url(bus)) as log:
+        async with open_bus(bus_url(bus)) as log:
             await log.ensure_topics(chosen)
             start = {}
             if not from_beginning:
@@ -310,7 +294,7 @@ def events_tail(
                     return
 
     with contextlib.suppress(KeyboardInterrupt):
-        _run(go)
+        run(go())
 
 
 def _print_record(rec: Any, codec: Any, json_out: bool) -> None:
@@ -409,14 +393,14 @@ def events_publish(
     codec = default_codec()
 
     async def go() -> Any:
-        async with open_bus(_bus_url(bus)) as log:
+        async with open_bus(bus_url(bus)) as log:
             await log.ensure_topics(ALL_TOPICS)
             (position,) = await log.publish(
                 [Outgoing(model.TOPIC, subject.encode(), codec.encode(message))]
             )
             return position
 
-    position = _run(go)
+    position = run(go())
     result = {
         "eventId": message.meta.event_id,
         "topic": position.topic,

@@ -5,8 +5,9 @@ store the bytes of two datasets and of a model (content-addressed, verified by
 the artifact worker), register the datasets (one is flagged for PII and comes out
 blocked), register a model with lineage, try two bad registrations (an invalid
 version and a duplicate) and one record of garbage bytes, then show the model's
-lineage from the read models, and finally replay the log into a fresh store and
-check that the rebuilt read models are identical.
+lineage from the read models, replays the log into a fresh store and checks the
+rebuilt read models are identical, and verifies the whole log against the audit
+worker's signed Merkle checkpoints.
 """
 
 from __future__ import annotations
@@ -19,15 +20,26 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from covenant.audit.results import VerifyResult
+from covenant.audit.verify import verify_live
+from covenant.audit.worker import AuditOptions, audit_signer, run_audit_worker
 from covenant.bus.protocol import Outgoing
 from covenant.errors import ContractError
 from covenant.events.artifacts import RecordArtifact
 from covenant.events.base import Message
 from covenant.events.datasets import ProvenanceReview, RegisterDataset, Transformation
 from covenant.events.registry import ModelLineage, RegisterModel
-from covenant.platform import Platform, open_platform, projector_part, run_parts, workers_part
+from covenant.platform import (
+    Part,
+    Platform,
+    open_platform,
+    projector_part,
+    run_parts,
+    workers_part,
+)
 from covenant.runtime.service import wait_until_drained
 from covenant.settings import Settings
+from covenant.signing import Signer
 from covenant.store import open_store
 from covenant.store.projector import rebuild, wait_caught_up
 from covenant.topics import ALL_TOPICS, MODEL_COMMANDS, TopicKind
@@ -60,6 +72,11 @@ class DemoResult:
     lineage: dict[str, Any] = field(default_factory=dict)
     replay_identical: bool = False
     rows_rebuilt: int = 0
+    audit_ok: bool = False
+    audit_records: int = 0
+    audit_checkpoints: int = 0
+    audit_root: str = ""
+    audit_key: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -217,19 +234,52 @@ async def _timeline(platform: Platform) -> list[TimelineEntry]:
     return [entry for _, entry in sorted(entries, key=lambda pair: pair[0])]
 
 
+def _audit_part(signer: Signer) -> Part:
+    """The audit worker, checkpointing promptly so the demo need not wait."""
+
+    async def run(platform: Platform, stop: asyncio.Event) -> None:
+        options = AuditOptions(checkpoint_interval_s=0.2)
+        await run_audit_worker(
+            bus=platform.bus, codec=platform.codec, signer=signer, stop=stop, options=options
+        )
+
+    return run
+
+
+async def _audited(platform: Platform, public_key: bytes) -> VerifyResult:
+    """Verify the log until a signed checkpoint covers every record (or 30 s)."""
+    audited = [t for t in ALL_TOPICS if t.kind is not TopicKind.AUDIT]
+    total = sum([sum((await platform.bus.end_offsets(t)).values()) for t in audited])
+    result = await verify_live(platform.bus, public_key_pem=public_key, codec=platform.codec)
+    for _ in range(150):
+        if not result.ok or (result.pending == 0 and result.records >= total):
+            break
+        await asyncio.sleep(0.2)
+        result = await verify_live(platform.bus, public_key_pem=public_key, codec=platform.codec)
+    return result
+
+
 async def run_demo(home: Path) -> DemoResult:
     """Run the scenario on embedded defaults under ``home``."""
     settings = Settings.from_env({"COVENANT_HOME": str(home)})
     result = DemoResult(log=settings.bus_url)
     async with open_platform(settings) as platform:
         stop = asyncio.Event()
-        running = asyncio.create_task(run_parts(platform, [workers_part(), projector_part], stop))
+        signer = audit_signer(settings)
+        parts = [workers_part(), projector_part, _audit_part(signer)]
+        running = asyncio.create_task(run_parts(platform, parts, stop))
         try:
             await _scenario(platform)
             await wait_caught_up(bus=platform.bus, store=platform.store, timeout_s=60)
+            audit = await _audited(platform, signer.public_key_pem())
         finally:
             stop.set()
             await running
+        result.audit_ok = audit.ok
+        result.audit_records = audit.records
+        result.audit_checkpoints = audit.checkpoints
+        result.audit_root = (audit.root_hash or b"").hex()
+        result.audit_key = signer.key_id
         upstream = await platform.store.upstream(model_id="vision-transformer:1.0.0")
         if upstream is not None:
             result.lineage = json.loads(json.dumps(asdict(upstream), default=str))

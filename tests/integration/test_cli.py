@@ -41,6 +41,11 @@ def test_demo_json_shows_commands_turned_into_events(tmp_path: Path) -> None:
     assert [d["dataset_id"] for d in lineage["datasets"]] == ["imagenet-mini:v1"]
     assert "git@example.com:ml/vit.git#9d1e2b7" in lineage["code_refs"]
     assert summary["replay_identical"] is True
+    # Every record of the log is a leaf under a signed checkpoint that verifies.
+    assert summary["audit_ok"] is True
+    logged = [e for e in summary["timeline"] if e["topic"] != "covenant.audit"]
+    assert summary["audit_records"] == len(logged) + 3  # + the OpenLineage runs
+    assert summary["audit_checkpoints"] >= 1
     # The OpenLineage exporter put one run event per lineage fact on its topic.
     tail = covenant(
         "events",

@@ -8,16 +8,14 @@ discrepancy, so scripts and CI can gate on it.
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from fastavro.read import block_reader
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from covenant.audit.export import export as export_log
@@ -37,6 +35,7 @@ from covenant.audit.verify import verify_live
 from covenant.audit.worker import audit_key_path, audit_signer
 from covenant.bus import open_bus
 from covenant.bus.protocol import Position
+from covenant.cli_support import BusOption, JsonOption, bus_url, err, fail, out, run
 from covenant.errors import CovenantError
 from covenant.settings import Settings
 from covenant.signing import LocalKeySigner
@@ -49,14 +48,7 @@ audit_app = typer.Typer(
     no_args_is_help=True,
 )
 
-out = Console()
-err = Console(stderr=True)
-T = TypeVar("T")
 
-BusOption = Annotated[
-    str | None, typer.Option("--bus", help="log URL; overrides COVENANT_BUS", show_default=False)
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 KeyOption = Annotated[
     Path | None,
     typer.Option(
@@ -67,38 +59,20 @@ KeyOption = Annotated[
 ]
 
 
-def _bus_url(bus: str | None) -> str:
-    return bus or Settings.from_env().bus_url
-
-
-def _run(coro: Callable[[], Awaitable[T]]) -> T:
-    """Run a coroutine, turning our errors into one clear line and exit status 1."""
-    try:
-        return asyncio.run(coro())  # type: ignore[arg-type]
-    except CovenantError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from exc
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}")
-    return typer.Exit(code)
-
-
 def _public_key(path: Path | None) -> bytes:
     """The trusted public key: ``--public-key``, else the local audit key's."""
     if path is not None:
         try:
             return path.read_bytes()
         except OSError as exc:
-            raise _fail(f"cannot read the public key {path}: {exc.strerror}") from exc
+            raise fail(f"cannot read the public key {path}: {exc.strerror}") from exc
     key = audit_key_path(Settings.from_env())
     if not key.exists():
-        raise _fail(f"no audit key at {key}; pass --public-key with the audit public key")
+        raise fail(f"no audit key at {key}; pass --public-key with the audit public key")
     try:
         return LocalKeySigner(key).public_key_pem()
     except CovenantError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
 
 
 @contextmanager
@@ -165,17 +139,17 @@ def verify(
     key = _public_key(public_key)
     if file is not None:
         if not file.is_file():
-            raise _fail(f"no such file: {file}", 2)
+            raise fail(f"no such file: {file}", 2)
         with _progress(_file_records(file), not json_out) as advance:
             try:
                 result = verify_file(file, key, codec=platform_codec(), progress=advance)
             except AuditError as exc:
-                raise _fail(str(exc)) from exc
+                raise fail(str(exc)) from exc
         _report(result, json_out)
         return
 
     async def go() -> VerifyResult:
-        async with open_bus(_bus_url(bus)) as log:
+        async with open_bus(bus_url(bus)) as log:
             await log.ensure_topics(ALL_TOPICS)
             total = 0
             for topic in ALL_TOPICS:
@@ -185,7 +159,7 @@ def verify(
                     log, public_key_pem=key, codec=platform_codec(), progress=advance
                 )
 
-    _report(_run(go), json_out)
+    _report(run(go()), json_out)
 
 
 @audit_app.command()
@@ -200,12 +174,12 @@ def export(
     """Write every record up to the last signed checkpoint to one Avro file, in audit order."""
 
     async def go() -> Any:
-        async with open_bus(_bus_url(bus)) as log:
+        async with open_bus(bus_url(bus)) as log:
             return await export_log(
                 log, platform_codec(), out_file, block_codec="deflate" if deflate else "null"
             )
 
-    summary = _run(go)
+    summary = run(go())
     result = {
         "path": str(summary.path),
         "records": summary.records,
@@ -251,17 +225,17 @@ def prove(
     """Write a self-contained JSON proof: inclusion of one record, or consistency of two
     checkpoints. Check it with 'covenant audit verify-proof'."""
     if (target is None) == (consistency is None):
-        raise _fail("give either EVENT_ID or --consistency OLD NEW", 2)
+        raise fail("give either EVENT_ID or --consistency OLD NEW", 2)
 
     async def go() -> InclusionProof | ConsistencyProof:
-        async with open_bus(_bus_url(bus)) as log:
+        async with open_bus(bus_url(bus)) as log:
             trail = await load_trail(log, platform_codec())
         if consistency is not None:
             return trail.prove_consistency(*consistency)
         assert target is not None
         return trail.prove_inclusion(_target(target))
 
-    text = json.dumps(_run(go).to_json(), indent=2) + "\n"
+    text = json.dumps(run(go()).to_json(), indent=2) + "\n"
     if out_file is None:
         print(text, end="")
     else:
@@ -284,12 +258,12 @@ def verify_proof(
         else:
             verify_consistency_proof(parsed, key)
     except OSError as exc:
-        raise _fail(f"cannot read {proof_file}: {exc.strerror}", 2) from exc
+        raise fail(f"cannot read {proof_file}: {exc.strerror}", 2) from exc
     except AuditError as exc:
         if json_out:
             print(json.dumps({"ok": False, "reason": str(exc)}))
             raise typer.Exit(1) from exc
-        raise _fail(f"proof does NOT verify: {exc}") from exc
+        raise fail(f"proof does NOT verify: {exc}") from exc
     if isinstance(parsed, InclusionProof):
         leaf, cp = parsed.leaf, parsed.checkpoint
         summary = (
@@ -313,7 +287,7 @@ def public_key_command() -> None:
     try:
         signer = audit_signer(Settings.from_env())
     except CovenantError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     print(signer.public_key_pem().decode(), end="")
 
 
@@ -338,16 +312,16 @@ def replay(
     try:
         moment = datetime.fromisoformat(until)
     except ValueError as exc:
-        raise _fail(
+        raise fail(
             f"--until {until!r} is not an ISO 8601 time (e.g. 2026-11-23T12:00:00Z)"
         ) from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     if store == Settings.from_env().store_url:
-        raise _fail("--store names the platform's own read store; give a separate one")
+        raise fail("--store names the platform's own read store; give a separate one")
 
     async def go() -> dict[str, Any]:
-        async with open_bus(_bus_url(bus)) as log, open_store(store) as target:
+        async with open_bus(bus_url(bus)) as log, open_store(store) as target:
             stats = await rebuild(bus=log, store=target, codec=platform_codec(), until=moment)
             dump = await target.dump()
         return {
@@ -357,7 +331,7 @@ def replay(
             "rows": {table: len(rows) for table, rows in dump.items()},
         }
 
-    result = _run(go)
+    result = run(go())
     if json_out:
         print(json.dumps(result, indent=2))
         return
