@@ -97,6 +97,11 @@ def summarize(value: dict[str, Any]) -> str:
         return f"{value['artifactId'][:23]}… {value['sizeBytes']} bytes"
     if kind == "artifact.rejected":
         return f"rejected: {value['reason']}"
+    if kind == "audit.leaves_appended":
+        first = value["firstLeaf"]
+        return f"leaves {first}-{first + len(value['leaves']) - 1} appended to the audit tree"
+    if kind == "audit.checkpoint_signed":
+        return f"checkpoint: tree size {value['treeSize']} signed by {value['keyId']}"
     if kind == "record.dead_lettered":
         return f"{value['errorClass']}: {value['error'][:70]}"
     if kind.endswith(".register") or kind.endswith(".record"):
