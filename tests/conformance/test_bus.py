@@ -172,6 +172,14 @@ async def test_read_from_end_sees_only_later_records(bus: Bus) -> None:
     assert await asyncio.wait_for(task, 20) == b"new"
 
 
+async def test_read_from_given_positions(bus: Bus) -> None:
+    topic = fresh_topic(1)
+    await bus.ensure_topics([topic])
+    await bus.publish([out(topic, "k", f"v{i}") for i in range(3)])
+    got = [r.offset async for r in bus.read([topic], start={(topic.name, 0): 1})]
+    assert got == [1, 2]
+
+
 async def test_follow_sees_records_published_later(bus: Bus) -> None:
     topic = fresh_topic(1)
     await bus.ensure_topics([topic])

@@ -171,7 +171,12 @@ class KafkaBus:
         )
 
     async def read(
-        self, topics: Sequence[Topic], *, follow: bool = False, from_end: bool = False
+        self,
+        topics: Sequence[Topic],
+        *,
+        follow: bool = False,
+        from_end: bool = False,
+        start: Mapping[Tp, int] | None = None,
     ) -> AsyncIterator[Record]:
         consumer = self._reader(group_id=None)
         await consumer.start()
@@ -186,6 +191,9 @@ class KafkaBus:
             if from_end:
                 for tp in tps:
                     consumer.seek(tp, ends[tp])
+            elif start is not None:
+                for tp in tps:
+                    consumer.seek(tp, start.get((self.local(tp.topic), tp.partition), 0))
             else:
                 await consumer.seek_to_beginning(*tps)
             while True:

@@ -116,11 +116,20 @@ class Bus(Protocol):
         ...
 
     def read(
-        self, topics: Sequence[Topic], *, follow: bool = False, from_end: bool = False
+        self,
+        topics: Sequence[Topic],
+        *,
+        follow: bool = False,
+        from_end: bool = False,
+        start: Mapping[TopicPartition, int] | None = None,
     ) -> AsyncIterator[Record]:
-        """Every committed record of ``topics`` from offset 0 (or, with ``from_end``,
-        only those written after the call), outside any group: up to the end as of
-        the call, or on and on with ``follow``."""
+        """Every committed record of ``topics`` from offset 0, outside any group: up
+        to the end as of the call, or on and on with ``follow``.
+
+        ``from_end`` skips what is there when reading starts (which, for a lazy
+        iterator, is the first ``__anext__``); ``start`` gives exact positions taken
+        earlier (e.g. ``end_offsets`` before publishing), so nothing written after
+        them can be missed. Partitions absent from ``start`` begin at 0."""
         ...
 
     async def end_offsets(self, topic: Topic) -> dict[int, int]:

@@ -184,7 +184,12 @@ class SqliteBus:
         return SqliteGroupConsumer(self, group=group, topics=topics, member=instance)
 
     async def read(
-        self, topics: Sequence[Topic], *, follow: bool = False, from_end: bool = False
+        self,
+        topics: Sequence[Topic],
+        *,
+        follow: bool = False,
+        from_end: bool = False,
+        start: Mapping[TopicPartition, int] | None = None,
     ) -> AsyncIterator[Record]:
         positions: dict[TopicPartition, int] = {}
         for topic in topics:
@@ -193,6 +198,8 @@ class SqliteBus:
         ends = _heads(self._db, positions)
         if from_end:
             positions = dict(ends)
+        elif start is not None:
+            positions = {tp: start.get(tp, 0) for tp in positions}
         idle = 0
         while True:
             found = False

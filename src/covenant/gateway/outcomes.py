@@ -75,10 +75,14 @@ class Outcomes:
     async def start(self) -> None:
         """Start following from the end of the log; starting twice is harmless."""
         if self._task is None:
-            self._task = asyncio.create_task(self._follow(), name="gateway-outcomes")
-            # One turn of the loop lets the reader take its position (at once on the
-            # embedded log) before the first request can publish.
-            await asyncio.sleep(0)
+            # Positions are taken here, before the gateway serves, so an outcome of
+            # the first request can never land before the follower's start.
+            start = {
+                (topic.name, partition): end
+                for topic in FOLLOWED
+                for partition, end in (await self._bus.end_offsets(topic)).items()
+            }
+            self._task = asyncio.create_task(self._follow(start), name="gateway-outcomes")
 
     async def stop(self) -> None:
         """Stop following; requests still waiting get no outcome (so a 202)."""
@@ -129,12 +133,18 @@ class Outcomes:
         """Whether this gateway published ``command_id`` and saw no outcome yet."""
         return command_id in self._pending
 
-    async def _follow(self) -> None:
-        """Follow the log, starting again (from its end) after a failure: waiting
-        requests then time out into 202s rather than the gateway going down."""
+    async def _follow(self, start: dict[tuple[str, int], int]) -> None:
+        """Follow the log from ``start``, starting again (from its end) after a
+        failure: waiting requests then time out into 202s rather than the gateway
+        going down."""
         delay = _RETRY_MIN_S
+        first: dict[tuple[str, int], int] | None = start
         while True:
-            records = self._bus.read(FOLLOWED, follow=True, from_end=True)
+            if first is not None:
+                records = self._bus.read(FOLLOWED, follow=True, start=first)
+                first = None
+            else:
+                records = self._bus.read(FOLLOWED, follow=True, from_end=True)
             try:
                 async for record in records:
                     self._take(record)
