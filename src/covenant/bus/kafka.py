@@ -286,7 +286,13 @@ class KafkaGroupConsumer:
         self._bus = bus
         self._group = group
         self._topics = tuple(topics)
-        self._consumer = bus._reader(group_id=bus.wire(group), max_poll_records=2000)
+        self._consumer = bus._reader(
+            group_id=bus.wire(group),
+            max_poll_records=2000,
+            # Static membership (KIP-345): a restarted instance takes its partitions
+            # back at once instead of waiting out the dead member's session.
+            group_instance_id=bus.wire(f"{group}.{instance}"),
+        )
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bus.bootstrap,
             transactional_id=bus.wire(f"covenant.{group}.{instance}"),
