@@ -277,7 +277,12 @@ async def bench_log(name: str, url: str, n: int, work: Path) -> dict[str, Any]:
             "e2e_at_1000_per_s": lambda: e2e_latency(bus, url, 10.0, work),
         }
         for phase, run in phases.items():
-            result[phase] = await asyncio.wait_for(run(), 300)
+            try:
+                result[phase] = await asyncio.wait_for(run(), 300)
+            except TimeoutError:
+                for log in work.glob("worker-*.log"):
+                    print(f"--- {log.name}\n{log.read_text()[-3000:]}", file=sys.stderr)
+                raise
             print(f"{name} {phase}: {result[phase]}", file=sys.stderr, flush=True)
     return result
 

@@ -53,6 +53,7 @@ class KafkaBus:
         self.namespace = namespace
         self._client_id = client_id
         self._producer: AIOKafkaProducer | None = None
+        self._offsets_reader: AIOKafkaConsumer | None = None
         self._partitions: dict[str, int] = {}
 
     @property
@@ -85,6 +86,9 @@ class KafkaBus:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        if self._offsets_reader is not None:
+            reader, self._offsets_reader = self._offsets_reader, None
+            await reader.stop()
         if self._producer is not None:
             producer, self._producer = self._producer, None
             await producer.stop()
@@ -211,18 +215,20 @@ class KafkaBus:
             await consumer.stop()
 
     async def end_offsets(self, topic: Topic) -> dict[int, int]:
-        consumer = self._reader(group_id=None)
+        # One long-lived client answers these: workers ask every few seconds for
+        # their lag, and starting a client each time stalled their loop ~100 ms.
         try:
-            await consumer.start()
+            if self._offsets_reader is None:
+                reader = self._reader(group_id=None)
+                await reader.start()
+                self._offsets_reader = reader
             tps = [
                 TopicPartition(self.wire(topic.name), p)
                 for p in range(await self.partitions_of(topic))
             ]
-            ends = await consumer.end_offsets(tps)
+            ends = await self._offsets_reader.end_offsets(tps)
         except KafkaError as exc:
             raise BusError(f"cannot read end offsets of {topic.name}: {exc}") from exc
-        finally:
-            await consumer.stop()
         return {tp.partition: int(n) for tp, n in ends.items()}
 
     async def committed(self, *, group: str, topic: Topic) -> dict[int, int]:
