@@ -109,6 +109,18 @@ def _upload(
     return run()
 
 
+async def _artifact_of(
+    client: GatewayClient, artifact: str | None, file: Path | None, wait: float
+) -> str | None:
+    """The artifact id given, or the one ``file`` gets once uploaded and verified
+    (waiting for the verification even with ``--wait 0``: the command needs it)."""
+    if file is None:
+        return artifact
+    stored = await _upload(client, file, name=None, wait=max(wait, 30.0), extra={})
+    artifact_id: str = stored["artifactId"]
+    return artifact_id
+
+
 @artifacts_app.command("put")
 def artifacts_put(
     path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="file to store")],
@@ -203,10 +215,7 @@ def datasets_register(
         raise typer.Exit(2) from exc
 
     async def run(client: GatewayClient) -> dict[str, Any]:
-        artifact_id = artifact
-        if file is not None:
-            stored = await _upload(client, file, name=None, wait=max(wait, 30.0), extra={})
-            artifact_id = stored["artifactId"]
+        artifact_id = await _artifact_of(client, artifact, file, wait)
         document = {
             "datasetId": dataset_id,
             "artifactId": artifact_id,
@@ -264,10 +273,7 @@ def models_register(
         raise typer.Exit(2) from exc
 
     async def run(client: GatewayClient) -> dict[str, Any]:
-        artifact_id = artifact
-        if file is not None:
-            stored = await _upload(client, file, name=None, wait=max(wait, 30.0), extra={})
-            artifact_id = stored["artifactId"]
+        artifact_id = await _artifact_of(client, artifact, file, wait)
         document = {
             "family": family,
             "version": version,
