@@ -204,3 +204,27 @@ async def test_sqlite_publish_to_an_undeclared_topic_fails_clearly(tmp_path: Pat
     async with open_bus(f"sqlite:///{tmp_path / 'log.sqlite3'}") as bus:
         with pytest.raises(BusError, match="does not exist"):
             await bus.publish([out(fresh_topic(), "k", "v")])
+
+
+async def test_concurrent_publishes_each_get_their_positions(bus: Bus) -> None:
+    topic = fresh_topic(1)
+    await bus.ensure_topics([topic])
+    results = await asyncio.gather(
+        *(bus.publish([out(topic, "k", f"a{i}"), out(topic, "k", f"b{i}")]) for i in range(40))
+    )
+    offsets = sorted(p.offset for positions in results for p in positions)
+    assert offsets == list(range(80))
+    for positions in results:  # a caller's records keep their order
+        assert positions[1].offset > positions[0].offset
+
+
+async def test_sqlite_a_bad_publish_fails_alone_in_a_group_commit(tmp_path: Path) -> None:
+    async with open_bus(f"sqlite:///{tmp_path / 'log.sqlite3'}") as bus:
+        topic = fresh_topic(1)
+        await bus.ensure_topics([topic])
+        good = [bus.publish([out(topic, "k", f"v{i}")]) for i in range(5)]
+        bad = bus.publish([out(fresh_topic(), "k", "nowhere")])
+        results = await asyncio.gather(*good, bad, return_exceptions=True)
+        assert all(isinstance(r, list) for r in results[:5])
+        assert isinstance(results[5], BusError)
+        assert [r.value async for r in bus.read([topic])] == [f"v{i}".encode() for i in range(5)]

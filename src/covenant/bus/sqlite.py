@@ -83,6 +83,8 @@ class SqliteBus:
         self._busy_timeout_ms = busy_timeout_ms
         self._conn: sqlite3.Connection | None = None
         self._partitions: dict[str, int] = {}
+        self._queued: list[tuple[Sequence[Outgoing], asyncio.Future[list[Position]]]] = []
+        self._committer: asyncio.Task[None] | None = None
 
     @property
     def path(self) -> Path:
@@ -175,8 +177,39 @@ class SqliteBus:
         return positions
 
     async def publish(self, records: Sequence[Outgoing]) -> list[Position]:
-        with _Transaction(self._db):
-            return self.append(self._db, records)
+        """Group commit: publishes that arrive while one is waiting to commit join
+        its transaction, so many concurrent callers (a busy gateway) share one
+        fsync. Each still returns only once its records are durable."""
+        waiter: asyncio.Future[list[Position]] = asyncio.get_running_loop().create_future()
+        self._queued.append((records, waiter))
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit_queued())
+        return await waiter
+
+    async def _commit_queued(self) -> None:
+        await asyncio.sleep(0)  # one turn of the loop: let concurrent publishers join
+        while self._queued:
+            group, self._queued = self._queued, []
+            try:
+                with _Transaction(self._db):
+                    results = [self.append(self._db, records) for records, _ in group]
+            except Exception:  # one bad caller must not fail the others: retry alone
+                results = None
+            if results is not None:
+                for (_, waiter), positions in zip(group, results, strict=True):
+                    if not waiter.done():
+                        waiter.set_result(positions)
+                continue
+            for records, waiter in group:  # alone, so each gets its own answer
+                try:
+                    with _Transaction(self._db):
+                        positions = self.append(self._db, records)
+                except Exception as exc:  # handed to its caller
+                    if not waiter.done():
+                        waiter.set_exception(exc)
+                else:
+                    if not waiter.done():
+                        waiter.set_result(positions)
 
     def consumer(
         self, *, group: str, topics: Sequence[Topic], instance: str = "0"
