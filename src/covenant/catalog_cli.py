@@ -13,6 +13,7 @@ import getpass
 import hashlib
 import json
 import mimetypes
+import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -175,11 +176,9 @@ def artifacts_verify(
                 digest.update(block)
         actual = f"sha256:{digest.hexdigest()}"
     else:
-        scratch = Path(f".covenant-verify-{artifact_id[7:19]}")
-        try:
+        with tempfile.TemporaryDirectory(prefix="covenant-verify-") as folder:
+            scratch = Path(folder) / "bytes"
             actual = f"sha256:{_call(lambda c: c.download(artifact_id, scratch, lambda n: None))}"
-        finally:
-            scratch.unlink(missing_ok=True)
     if actual != artifact_id:
         err.print(f"[red]MISMATCH[/red]: bytes hash to {actual}")
         raise typer.Exit(1)

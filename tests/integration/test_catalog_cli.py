@@ -134,6 +134,7 @@ def test_file_to_lineage_through_the_cli(platform: dict[str, str], tmp_path: Pat
     assert got.returncode == 0, got.stderr
     assert copy.read_bytes() == weights.read_bytes()
     assert covenant(platform, "artifacts", "verify", artifact, str(copy)).returncode == 0
+    assert covenant(platform, "artifacts", "verify", artifact).returncode == 0  # stored bytes
     copy.write_bytes(b"tampered")
     assert covenant(platform, "artifacts", "verify", artifact, str(copy)).returncode == 1
 
