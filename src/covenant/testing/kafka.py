@@ -7,9 +7,7 @@ Maven Central (``deploy/kafka/fetch.sh``), the broker runs on the machine's Java
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -17,6 +15,10 @@ import uuid
 from pathlib import Path
 from types import TracebackType
 from typing import Self
+
+from covenant.testing._process import free_port, stop_group
+
+__all__ = ["LocalKafka", "free_port"]
 
 _LOG4J2 = """Configuration:
   Appenders:
@@ -49,13 +51,6 @@ transaction.state.log.num.partitions=5
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 """
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class LocalKafka:
@@ -153,13 +148,7 @@ class LocalKafka:
         if self._proc is None:
             return
         proc, self._proc = self._proc, None
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL if kill else signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_group(proc, kill=kill, timeout_s=30)
 
     def __enter__(self) -> Self:
         self.start()

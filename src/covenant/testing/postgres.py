@@ -26,7 +26,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from covenant.testing.kafka import free_port
+from covenant.testing._process import free_port
 
 _INSTALL_HINT = (
     "PostgreSQL server binaries (initdb, pg_ctl) were not found; "

@@ -13,9 +13,7 @@ edits ``os.environ``.
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -28,7 +26,7 @@ from typing import Self
 from urllib.parse import quote
 
 from covenant.blobs.s3 import S3Credentials
-from covenant.testing.kafka import free_port
+from covenant.testing._process import free_port, stop_group
 
 _ACCESS_KEY = "covenant-test"
 _SECRET_KEY = "covenant-test-secret"
@@ -132,13 +130,8 @@ class LocalS3:
     def stop(self) -> None:
         """Stop the server and wait for it; idempotent."""
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        if proc is not None:
+            stop_group(proc, timeout_s=10)
         if self._made_workdir and self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir, self._made_workdir = None, False
