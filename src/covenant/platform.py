@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry
 from covenant.blobs import BlobStore, open_blobs
 from covenant.bus import Bus, open_bus
 from covenant.events.codec import Codec
-from covenant.runtime.service import run_workers
+from covenant.runtime.service import run_together, run_workers
 from covenant.runtime.worker import RunnerOptions
 from covenant.schemas import default_codec
 from covenant.settings import Settings
@@ -57,14 +57,7 @@ Part = Callable[[Platform, asyncio.Event], Coroutine[Any, Any, object]]
 
 async def run_parts(platform: Platform, parts: Sequence[Part], stop: asyncio.Event) -> None:
     """Run ``parts`` until ``stop`` is set or one fails (then the others stop too)."""
-    tasks = [asyncio.create_task(part(platform, stop)) for part in parts]
-    try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-        for task in done:
-            task.result()
-    finally:
-        stop.set()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    await run_together([part(platform, stop) for part in parts], stop)
 
 
 def workers_part(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any
 
 from prometheus_client import CollectorRegistry, start_http_server
 
@@ -38,7 +39,13 @@ async def run_workers(
     runners = [
         WorkerRunner(w, bus=bus, codec=codec, metrics=metrics, options=options) for w in workers
     ]
-    tasks = [asyncio.create_task(r.run(stop), name=r.worker.name) for r in runners]
+    await run_together([r.run(stop) for r in runners], stop)
+
+
+async def run_together(coros: Sequence[Coroutine[Any, Any, object]], stop: asyncio.Event) -> None:
+    """Run ``coros`` until ``stop`` is set or one of them fails; then set ``stop``
+    so the others finish their batch, wait for them, and raise the failure."""
+    tasks = [asyncio.create_task(coro) for coro in coros]
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         for task in done:
