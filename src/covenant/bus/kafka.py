@@ -54,6 +54,7 @@ class KafkaBus:
         self._client_id = client_id
         self._producer: AIOKafkaProducer | None = None
         self._offsets_reader: AIOKafkaConsumer | None = None
+        self._admin_client: AIOKafkaAdminClient | None = None
         self._partitions: dict[str, int] = {}
 
     @property
@@ -86,6 +87,9 @@ class KafkaBus:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        if self._admin_client is not None:
+            admin, self._admin_client = self._admin_client, None
+            await admin.close()
         if self._offsets_reader is not None:
             reader, self._offsets_reader = self._offsets_reader, None
             await reader.stop()
@@ -93,13 +97,20 @@ class KafkaBus:
             producer, self._producer = self._producer, None
             await producer.stop()
 
-    def _admin(self) -> AIOKafkaAdminClient:
-        return AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, client_id=self._client_id)
+    async def _admin(self) -> AIOKafkaAdminClient:
+        """The one admin client, started on first use (like the offsets reader: a
+        client per call cost a connection and a metadata round trip each time)."""
+        if self._admin_client is None:
+            admin = AIOKafkaAdminClient(
+                bootstrap_servers=self._bootstrap, client_id=self._client_id
+            )
+            await admin.start()
+            self._admin_client = admin
+        return self._admin_client
 
     async def ensure_topics(self, topics: Sequence[Topic]) -> None:
-        admin = self._admin()
-        await admin.start()
         try:
+            admin = await self._admin()
             existing = set(await admin.list_topics())
             missing = [
                 NewTopic(self.wire(t.name), t.partitions, 1, topic_configs=_retention(t))
@@ -112,8 +123,6 @@ class KafkaBus:
                     await admin.create_topics(missing)
         except KafkaError as exc:
             raise BusError(f"cannot create topics on {self._bootstrap}: {exc}") from exc
-        finally:
-            await admin.close()
         # Metadata propagates asynchronously; wait until every partition has a leader.
         for topic in topics:
             await self._wait_for_leaders(topic)
@@ -232,14 +241,11 @@ class KafkaBus:
         return {tp.partition: int(n) for tp, n in ends.items()}
 
     async def committed(self, *, group: str, topic: Topic) -> dict[int, int]:
-        admin = self._admin()
         try:
-            await admin.start()
+            admin = await self._admin()
             offsets = await admin.list_consumer_group_offsets(self.wire(group))
         except KafkaError as exc:
             raise BusError(f"cannot read offsets of group {group!r}: {exc}") from exc
-        finally:
-            await admin.close()
         return {
             tp.partition: int(meta.offset)
             for tp, meta in offsets.items()
@@ -247,14 +253,11 @@ class KafkaBus:
         }
 
     async def groups(self) -> list[str]:
-        admin = self._admin()
         try:
-            await admin.start()
+            admin = await self._admin()
             listed = await admin.list_consumer_groups()
         except KafkaError as exc:
             raise BusError(f"cannot list consumer groups: {exc}") from exc
-        finally:
-            await admin.close()
         names = [str(g[0]) for g in listed]
         return sorted(self.local(n) for n in names if n.startswith(self.namespace))
 
