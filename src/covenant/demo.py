@@ -116,7 +116,11 @@ def _fake_bytes(seed: int, size: int) -> bytes:
     return ("x1,x2,label\n" + "".join(rows)).encode()
 
 
-async def _store(platform: Platform, name: str, data: bytes, media: str) -> RecordArtifact:
+async def _store(
+    platform: Platform, name: str, *, seed: int, rows: int, media: str
+) -> RecordArtifact:
+    """Generate, store and announce bytes; the run config records how they were made."""
+    data = _fake_bytes(seed, rows)
     blob = await platform.blobs.put(source=io.BytesIO(data), media_type=media)
     command: RecordArtifact = RecordArtifact.create(
         subject=blob.artifact_id,
@@ -128,13 +132,9 @@ async def _store(platform: Platform, name: str, data: bytes, media: str) -> Reco
         size_bytes=blob.size,
         blob_uri=blob.uri,
         git_commit="9d1e2b7",
-        run_config={"seed": str(seed_of(name))},
+        run_config={"seed": str(seed), "rows": str(rows)},
     )
     return command
-
-
-def seed_of(name: str) -> int:
-    return sum(name.encode())
 
 
 async def _publish(platform: Platform, *messages: Message) -> None:
@@ -150,10 +150,10 @@ async def _settle(platform: Platform) -> None:
 
 async def _scenario(platform: Platform) -> None:
     """The steps, each waiting for the workers so later steps see earlier facts."""
-    clean = await _store(platform, "imagenet-mini.csv", _fake_bytes(1, 400), "text/csv")
-    chats = await _store(platform, "support-chats.csv", _fake_bytes(2, 300), "text/csv")
+    clean = await _store(platform, "imagenet-mini.csv", seed=1, rows=400, media="text/csv")
+    chats = await _store(platform, "support-chats.csv", seed=2, rows=300, media="text/csv")
     weights = await _store(
-        platform, "vit-1.0.0.safetensors", _fake_bytes(3, 800), "application/octet-stream"
+        platform, "vit-1.0.0.safetensors", seed=3, rows=800, media="application/octet-stream"
     )
     await _publish(platform, clean, chats, weights)
     await _settle(platform)
