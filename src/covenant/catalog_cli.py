@@ -8,7 +8,6 @@ command is accepted.
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import hashlib
 import json
@@ -19,22 +18,20 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
-from covenant.gateway_client import GatewayClient, GatewayError
+from covenant.cli_support import JsonOption as Json
+from covenant.cli_support import err, out, run
+from covenant.gateway_client import GatewayClient
 from covenant.settings import Settings
 
 datasets_app = typer.Typer(help="Register and inspect datasets.", no_args_is_help=True)
 artifacts_app = typer.Typer(help="Store, fetch and verify artifacts.", no_args_is_help=True)
 models_app = typer.Typer(help="Register and inspect model versions.", no_args_is_help=True)
 
-out = Console()
-err = Console(stderr=True)
 T = TypeVar("T")
 
 Wait = Annotated[float, typer.Option(help="seconds to wait for the decision; 0 = don't")]
-Json = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 Key = Annotated[
     str | None, typer.Option(help="idempotency key: a retry with the same key is a no-op")
 ]
@@ -49,11 +46,7 @@ def _call(work: Callable[[GatewayClient], Awaitable[T]]) -> T:
         async with _client() as client:
             return await work(client)
 
-    try:
-        return asyncio.run(go())
-    except GatewayError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from exc
+    return run(go())
 
 
 def _show(document: dict[str, Any], json_out: bool, title: str) -> None:
