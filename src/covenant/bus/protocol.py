@@ -72,7 +72,8 @@ class GroupConsumer(Protocol):
     ) -> None:
         """Atomically write ``outputs`` and store ``offsets`` (the next offset to read
         per partition): after a crash at any instant either all of it happened or
-        none of it did.
+        none of it did. On Kafka the broker writes the commit markers just after
+        this returns, so read-committed readers see the outputs a moment later.
 
         Raises:
             FencedError: another member owns the group now.
