@@ -35,8 +35,8 @@ from typing import Any
 
 from covenant.bus import Bus, Outgoing, open_bus
 from covenant.events.artifacts import ArtifactStored
+from covenant.events.contract import default_codec
 from covenant.events.registry import ModelRegistered, RegisterModel
-from covenant.schemas import default_codec
 from covenant.testing.kafka import LocalKafka
 from covenant.topics import (
     ALL_TOPICS,

@@ -12,21 +12,72 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
 
 from covenant.blobs import BlobStore, open_blobs
 from covenant.bus import Bus, open_bus
+from covenant.catalog.workers import (
+    make_artifacts_worker,
+    make_datasets_worker,
+    make_registry_worker,
+)
+from covenant.errors import ConfigError
+from covenant.events.base import Message
 from covenant.events.codec import Codec
+from covenant.events.contract import default_codec
+from covenant.lineage.worker import make_openlineage_worker
+from covenant.runtime.runner import RunnerOptions
 from covenant.runtime.service import run_together, run_workers
-from covenant.runtime.worker import RunnerOptions
-from covenant.schemas import default_codec
+from covenant.runtime.worker import Worker
 from covenant.settings import Settings
 from covenant.store import ReadStore, open_store
 from covenant.store.projector import run_projection
-from covenant.topics import ALL_TOPICS
-from covenant.workers import Resources, build_workers
+from covenant.topics import ALL_TOPICS, deployed
+
+if TYPE_CHECKING:
+    from covenant.audit.worker import AuditOptions
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What workers may need besides the log: the artifact store, for now."""
+
+    blobs: BlobStore | None = None
+
+    def require_blobs(self) -> BlobStore:
+        if self.blobs is None:
+            raise ConfigError("the artifacts worker needs an artifact store (COVENANT_BLOBS)")
+        return self.blobs
+
+
+# The composition root decides which workers exist; no capability module imports
+# the others. A new capability adds its factory here.
+_FACTORIES: dict[str, Callable[[Resources], Worker]] = {
+    "datasets": lambda _: make_datasets_worker(),
+    "registry": lambda _: make_registry_worker(),
+    "artifacts": lambda r: make_artifacts_worker(r.require_blobs()),
+    "openlineage": lambda _: make_openlineage_worker(),
+}
+WORKER_NAMES: tuple[str, ...] = tuple(_FACTORIES)
+
+
+def build_workers(
+    names: Sequence[str] | None = None, *, resources: Resources | None = None
+) -> list[Worker]:
+    """Fresh workers, all of them or those named.
+
+    Raises:
+        KeyError: naming the known workers, for an unknown name.
+        ConfigError: a worker needs a resource that was not given.
+    """
+    chosen = list(names) if names is not None else list(WORKER_NAMES)
+    unknown = [n for n in chosen if n not in _FACTORIES]
+    if unknown:
+        raise KeyError(f"unknown worker {unknown[0]!r}; known: {', '.join(WORKER_NAMES)}")
+    given = resources or Resources()
+    return [_FACTORIES[name](given) for name in chosen]
 
 
 @dataclass(frozen=True)
@@ -39,6 +90,10 @@ class Platform:
     store: ReadStore
     codec: Codec
 
+    async def publish(self, *messages: Message) -> None:
+        """Append ``messages`` to their topics, keyed by subject; durable on return."""
+        await self.bus.publish([self.codec.outgoing(m) for m in messages])
+
 
 @contextlib.asynccontextmanager
 async def open_platform(settings: Settings) -> AsyncIterator[Platform]:
@@ -48,7 +103,7 @@ async def open_platform(settings: Settings) -> AsyncIterator[Platform]:
         open_blobs(settings.blobs_url) as blobs,
         open_store(settings.store_url) as store,
     ):
-        await bus.ensure_topics(ALL_TOPICS)
+        await bus.ensure_topics(deployed(ALL_TOPICS, partitions=settings.partitions))
         yield Platform(settings, bus, blobs, store, default_codec())
 
 
@@ -101,19 +156,25 @@ def gateway_part(*, host: str, port: int) -> Part:
             stop=stop,
             host=host,
             port=port,
-            config=GatewayConfig.from_env(),
+            config=GatewayConfig.from_settings(platform.settings),
         )
 
     return run
 
 
-async def audit_part(platform: Platform, stop: asyncio.Event) -> None:
-    """The audit worker: every record into the Merkle tree, signed checkpoints."""
-    from covenant.audit.worker import audit_signer, run_audit_worker
+def audit_part(options: AuditOptions | None = None) -> Part:
+    """The audit worker: every record into the Merkle tree, signed checkpoints
+    (``options`` tune how often; the demo checkpoints promptly)."""
 
-    await run_audit_worker(
-        bus=platform.bus,
-        codec=platform.codec,
-        signer=audit_signer(platform.settings),
-        stop=stop,
-    )
+    async def run(platform: Platform, stop: asyncio.Event) -> None:
+        from covenant.audit.worker import audit_signer, run_audit_worker
+
+        await run_audit_worker(
+            bus=platform.bus,
+            codec=platform.codec,
+            signer=audit_signer(platform.settings),
+            stop=stop,
+            options=options,
+        )
+
+    return run

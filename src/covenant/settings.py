@@ -1,7 +1,9 @@
 """Settings, read once from the environment (``COVENANT_*``) into an immutable object.
 
 The environment is injectable (``Settings.from_env(env)``), so tests never edit
-``os.environ``. With nothing set, everything is embedded under ``~/.covenant``.
+``os.environ``. Each process reads it once, at its entry point (the ``covenant``
+command's root, ``python -m`` mains), and hands the object to every part it runs.
+With nothing set, everything is embedded under ``~/.covenant``.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+from covenant.errors import ConfigError
 
 
 class Settings(BaseModel):
@@ -26,6 +30,12 @@ class Settings(BaseModel):
             or ``s3://bucket/prefix?endpoint=…``; empty means ``<home>/blobs``.
         gateway_url: where the CLI finds the HTTP gateway (``COVENANT_GATEWAY``);
             ``covenant up`` serves it there.
+        partitions: partitions of each command and event topic when Covenant
+            creates it (``COVENANT_PARTITIONS``, default 3; not a ceiling): the
+            most instances of one worker that can share its work. Existing topics
+            keep theirs.
+        gateway_env: the ``COVENANT_GATEWAY_*`` limits as given, parsed by the
+            gateway (``GatewayConfig.from_settings``), which alone reads them.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -35,6 +45,8 @@ class Settings(BaseModel):
     store_url: str
     blobs_url: str
     gateway_url: str
+    partitions: int = Field(default=3, ge=1)
+    gateway_env: dict[str, str] = Field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -46,4 +58,19 @@ class Settings(BaseModel):
             store_url=env.get("COVENANT_STORE") or f"sqlite:///{home / 'read.sqlite3'}",
             blobs_url=env.get("COVENANT_BLOBS") or f"file://{home / 'blobs'}",
             gateway_url=env.get("COVENANT_GATEWAY") or "http://127.0.0.1:8750",
+            partitions=_positive(env, "COVENANT_PARTITIONS", 3),
+            gateway_env={k: v for k, v in env.items() if k.startswith("COVENANT_GATEWAY_")},
         )
+
+
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigError(f"{name}={text!r}: give a whole number of at least 1")
+    return value

@@ -8,7 +8,7 @@ forever: the log is the audit trail, and replay must be able to start at offset 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 FOREVER = -1
@@ -83,6 +83,14 @@ ALL_TOPICS: tuple[Topic, ...] = (
     AUDIT,
     OPENLINEAGE,
 )
+
+
+def deployed(topics: tuple[Topic, ...], *, partitions: int) -> tuple[Topic, ...]:
+    """``topics`` as a deployment creates them: command and event topics with
+    ``partitions`` partitions (a setting, ``COVENANT_PARTITIONS``), the others as
+    declared (the dead-letter, audit and export topics have one, for one order)."""
+    scaled = (TopicKind.COMMAND, TopicKind.EVENT)
+    return tuple(replace(t, partitions=partitions) if t.kind in scaled else t for t in topics)
 
 
 def topic_named(name: str) -> Topic:

@@ -10,12 +10,12 @@ from pathlib import Path
 
 from covenant.blobs import FolderBlobStore, StoredBlob
 from covenant.bus import Bus, Outgoing
+from covenant.catalog.workers import make_artifacts_worker
 from covenant.events.artifacts import ArtifactRejected, ArtifactStored, RecordArtifact
 from covenant.events.base import Message
+from covenant.events.contract import default_codec
 from covenant.runtime.service import run_workers, wait_until_drained
-from covenant.schemas import default_codec
 from covenant.topics import ARTIFACT_COMMANDS, ARTIFACT_EVENTS, DEADLETTER
-from covenant.workers.artifacts import make_artifacts_worker
 
 
 def record(

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from covenant.audit.cli import audit_app
 from covenant.audit.export import export, verify_file
 from covenant.audit.proofs import verify_consistency_proof, verify_inclusion_proof
 from covenant.audit.records import AuditError
@@ -20,6 +19,7 @@ from covenant.audit.trail import load_trail
 from covenant.audit.verify import verify_live
 from covenant.audit.worker import AuditOptions, run_audit_worker
 from covenant.bus import Bus, Outgoing, Position
+from covenant.cli.audit import audit_app
 from covenant.events.audit import CheckpointSigned, LeavesAppended
 from covenant.events.catalog import MESSAGE_TYPES
 from covenant.events.codec import Codec

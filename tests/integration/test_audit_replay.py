@@ -13,8 +13,8 @@ from typing import Any
 
 from covenant.bus import Outgoing, open_bus
 from covenant.events.base import utc_now
+from covenant.events.contract import default_codec
 from covenant.events.registry import ModelLineage, ModelRegistered, ModelRegistryEntry, ModelStatus
-from covenant.schemas import default_codec
 from covenant.topics import ALL_TOPICS, MODEL_EVENTS
 
 

@@ -20,9 +20,9 @@ from covenant.bus import Bus, Outgoing
 from covenant.events.catalog import MESSAGE_TYPES
 from covenant.events.codec import Codec
 from covenant.events.registry import ModelRegistered, ModelRejected, RegisterModel
+from covenant.platform import build_workers
 from covenant.runtime.service import wait_until_drained
 from covenant.topics import ALL_TOPICS, DEADLETTER, MODEL_COMMANDS, MODEL_EVENTS
-from covenant.workers import build_workers
 
 COMMANDS = 10_000
 KILLS = 6

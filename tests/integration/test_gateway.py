@@ -25,6 +25,7 @@ import pytest
 
 from covenant.blobs import FolderBlobStore
 from covenant.bus import Bus, Outgoing, open_bus
+from covenant.events.contract import default_codec
 from covenant.events.datasets import RegisterDataset
 from covenant.events.deadletter import DeadLettered
 from covenant.events.registry import RegisterModel
@@ -32,13 +33,12 @@ from covenant.gateway import GatewayConfig, create_app, run_gateway
 from covenant.gateway.commands import RegisterDatasetBody, RegisterModelBody
 from covenant.gateway.outcomes import Outcomes
 from covenant.gateway.verdicts import judge
+from covenant.platform import Resources, build_workers
 from covenant.runtime.service import run_workers, wait_until_drained
 from covenant.runtime.worker import Worker
-from covenant.schemas import default_codec
 from covenant.store import ReadStore, open_store
 from covenant.store.projector import run_projection
 from covenant.topics import ALL_TOPICS, DEADLETTER
-from covenant.workers import Resources, build_workers
 
 UPLOAD_LIMIT = 256 * 1024
 WAIT = {"wait": 30}

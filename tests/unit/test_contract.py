@@ -8,7 +8,7 @@ from pathlib import Path
 
 from covenant.events.avro import avro_schema
 from covenant.events.catalog import MESSAGE_TYPES
-from covenant.schemas import check, schema_root
+from covenant.events.contract import check, schema_root
 
 
 def test_committed_schemas_are_fresh_and_compatible_with_the_release() -> None:

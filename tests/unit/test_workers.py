@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from covenant.catalog.semver import is_semver
 from covenant.events.artifacts import ArtifactStored
 from covenant.events.base import utc_now
 from covenant.events.datasets import (
@@ -26,9 +27,8 @@ from covenant.events.registry import (
     ModelStatus,
     RegisterModel,
 )
+from covenant.platform import build_workers
 from covenant.runtime.worker import Context, Worker
-from covenant.semver import is_semver
-from covenant.workers import build_workers
 
 SHA = "sha256:" + "0" * 64
 

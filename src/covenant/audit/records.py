@@ -29,7 +29,7 @@ from covenant.events.audit import CheckpointSigned, LeavesAppended, checkpoint_m
 from covenant.events.base import Message
 from covenant.events.catalog import MESSAGE_TYPES
 from covenant.events.codec import Codec
-from covenant.schemas import default_codec, load, schema_root
+from covenant.events.contract import default_codec, load, schema_root
 from covenant.signing import SignatureError, key_id_for, verify_signature
 from covenant.topics import AUDIT, Topic
 
@@ -104,7 +104,7 @@ def event_id_of(codec: Codec, value: bytes) -> str | None:
 
 
 def platform_codec() -> Codec:
-    """``covenant.schemas.default_codec()`` plus the audit records if the catalog does not
+    """``covenant.events.contract.default_codec()`` plus the audit records if the catalog does not
     list them yet: what the audit worker and the CLI encode and decode with."""
     missing = tuple(t for t in AUDIT_TYPES if t not in MESSAGE_TYPES)
     if not missing:

@@ -7,6 +7,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from covenant.events.base import Message
+from covenant.events.refusals import Refusal
 from covenant.topics import ARTIFACT_COMMANDS, ARTIFACT_EVENTS
 
 
@@ -51,4 +52,5 @@ class ArtifactRejected(Message):
 
     name: str
     claimed_sha256: str
-    reason: str
+    reason: str = Field(description="the refusals' messages joined, for older readers")
+    refusals: list[Refusal] = Field(default_factory=list)

@@ -92,7 +92,17 @@ def _type(annotation: Any, *, defined: set[str], where: str) -> Any:
             if name in defined:
                 return name
             defined.add(name)
-            return {"type": "enum", "name": name, "symbols": [m.value for m in annotation]}
+            enum: dict[str, Any] = {
+                "type": "enum",
+                "name": name,
+                "symbols": [m.value for m in annotation],
+            }
+            # An enum that may grow names the symbol older readers fall back to
+            # (Avro 1.9+ enum default), which keeps adding a symbol compatible.
+            fallback = getattr(annotation, "avro_default", None)
+            if fallback is not None:
+                enum["default"] = fallback().value
+            return enum
         for python, avro in _PRIMITIVES:
             if issubclass(annotation, python):
                 return avro

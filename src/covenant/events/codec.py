@@ -17,6 +17,7 @@ import fastavro
 import pydantic
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
+from covenant.bus.protocol import Outgoing
 from covenant.errors import DecodeError, UnknownSchemaError, ValidationError
 from covenant.events.avro import avro_schema
 from covenant.events.base import Message
@@ -91,6 +92,11 @@ class Codec:
         buf.write(writer.header)
         fastavro.schemaless_writer(buf, writer.parsed, message.model_dump(by_alias=True))
         return buf.getvalue()
+
+    def outgoing(self, message: Message) -> Outgoing:
+        """``message`` encoded and addressed: its topic, keyed by its subject, so
+        every writer (workers, gateway, audit, demo) partitions the same way."""
+        return Outgoing(message.TOPIC, message.meta.subject.encode(), self.encode(message))
 
     def fingerprint_of(self, data: bytes) -> bytes:
         """The writer fingerprint in a single-object header."""

@@ -9,6 +9,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from covenant.events.base import Message, Record
+from covenant.events.refusals import Refusal
 from covenant.topics import DATASET_COMMANDS, DATASET_EVENTS
 
 
@@ -84,7 +85,8 @@ class DatasetRejected(Message):
     TOPIC = DATASET_EVENTS
 
     dataset_id: str
-    reasons: list[str]
+    reasons: list[str] = Field(description="the refusals' messages, for older readers")
+    refusals: list[Refusal] = Field(default_factory=list)
 
 
 class ApproveDataset(Message):

@@ -9,6 +9,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from covenant.events.base import Message, Record
+from covenant.events.refusals import Refusal
 from covenant.topics import MODEL_COMMANDS, MODEL_EVENTS
 
 
@@ -83,4 +84,5 @@ class ModelRejected(Message):
 
     family: str
     version: str
-    reasons: list[str]
+    reasons: list[str] = Field(description="the refusals' messages, for older readers")
+    refusals: list[Refusal] = Field(default_factory=list)

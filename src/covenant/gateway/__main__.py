@@ -28,11 +28,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
+        settings = Settings.from_env()
         serve(
-            Settings.from_env(),
+            settings,
             host=args.host,
             port=args.port,
-            config=GatewayConfig.from_env(),
+            config=GatewayConfig.from_settings(settings),
             access_log=not args.no_access_log,
         )
     except CovenantError as exc:

@@ -94,7 +94,7 @@ def create_app(
         bus: the log commands are published to and outcomes read from.
         store: the read models that answer queries.
         blobs: the artifact store uploads stream into.
-        codec: encodes commands, decodes outcomes (``covenant.schemas.default_codec``).
+        codec: encodes commands, decodes outcomes (``covenant.events.contract.default_codec``).
         config: limits; the defaults when not given.
     """
     config = config or GatewayConfig()

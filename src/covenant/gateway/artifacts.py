@@ -11,7 +11,7 @@ stored, they stay stored but unrecorded; the caller's retry finds them already
 there (a put of known bytes writes nothing) and records them then.
 
 The name is checked before a byte of the body is read, with the same rule the
-worker applies (``covenant.workers.artifacts.name_problems``): a name that could
+worker applies (``covenant.catalog.decisions.name_problems``): a name that could
 climb out of a folder or hide in a terminal is refused up front with 400.
 """
 
@@ -27,11 +27,11 @@ from fastapi.responses import StreamingResponse
 from starlette.requests import ClientDisconnect
 
 from covenant.blobs.protocol import parse_artifact_id
+from covenant.catalog.decisions import name_problems
 from covenant.events.artifacts import RecordArtifact
 from covenant.gateway.context import Actor, Gateway, IdempotencyKey, Wait, problem_responses
 from covenant.gateway.documents import AcceptedDoc, ArtifactDoc, ArtifactStoredDoc
 from covenant.gateway.problems import Problem, validation_problem
-from covenant.workers.artifacts import name_problems
 
 _BINARY_BODY = {
     "requestBody": {

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pydantic import BaseModel, ConfigDict, Field
 
 from covenant.errors import ConfigError
+from covenant.settings import Settings
 
 GIB = 1024**3
 MIB = 1024**2
@@ -51,6 +52,11 @@ class GatewayConfig(BaseModel):
     max_waiters: int = Field(default=10_000, ge=0)
     remembered_outcomes: int = Field(default=10_000, ge=0)
     producer: str = Field(default="gateway", min_length=1)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> GatewayConfig:
+        """The limits from the variables ``settings`` captured when it was read."""
+        return cls.from_env(settings.gateway_env)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> GatewayConfig:

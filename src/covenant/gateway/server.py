@@ -114,8 +114,8 @@ def serve(
     Opens the log, the read store and the artifact store named by ``settings``,
     and closes them after the last request drained.
     """
+    from covenant.events.contract import default_codec
     from covenant.runtime.service import install_stop_signals
-    from covenant.schemas import default_codec
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -1,10 +1,9 @@
 """What an outcome event means for the caller: a resource (201) or a problem.
 
-Workers decide; this module only translates their decision into HTTP. The one
-judgement made here is the status of a refusal: a refusal because the entity is
-already registered is a conflict with the current state (409), any other one is a
-request that cannot be carried out as given (422). Workers say "already
-registered" for exactly that case (``covenant.workers.datasets`` and ``registry``).
+Workers decide; this module only translates their decision into HTTP. The status
+of a refusal comes from the refusals' codes (``covenant.events.refusals``), never
+from their wording: the most specific code wins, in the order of ``_STATUS``. An
+event written before refusals had codes (0.1.0) carries none and answers 422.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from covenant.events.artifacts import ArtifactRejected, ArtifactStored
 from covenant.events.base import Message
 from covenant.events.datasets import DatasetRegistered, DatasetRejected
 from covenant.events.deadletter import DeadLettered
+from covenant.events.refusals import Refusal, RefusalCode
 from covenant.events.registry import ModelRegistered, ModelRejected
 from covenant.gateway.documents import (
     ArtifactStoredDoc,
@@ -27,7 +27,16 @@ from covenant.gateway.documents import (
 )
 from covenant.gateway.problems import Problem
 
-CONFLICT_MARK = "already registered"
+# Most specific first: a request that is both a duplicate and malformed is a conflict.
+_STATUS: tuple[tuple[RefusalCode, int, str], ...] = (
+    (RefusalCode.CONFLICT, 409, "already registered"),
+    (RefusalCode.FORBIDDEN, 403, "forbidden"),
+    (RefusalCode.POLICY, 403, "refused by policy"),
+    (RefusalCode.QUOTA, 403, "over quota"),
+    (RefusalCode.NOT_FOUND, 404, "not found"),
+    (RefusalCode.INVALID, 422, "rejected"),
+)  # The problem ``type`` URNs 0.1.0 already answered with keep their names.
+_KINDS = {RefusalCode.CONFLICT: "conflict", RefusalCode.INVALID: "rejected"}
 
 Link = tuple[str, dict[str, str]]
 """A route name and its path parameters, turned into a URL by the request."""
@@ -59,15 +68,20 @@ def _made(doc: Document, resource: Link) -> Verdict:
     return Verdict(result=doc.model_dump(mode="json", by_alias=True), resource=resource)
 
 
-def refusal(reasons: Sequence[str], *, command_id: str, what: str) -> Problem:
-    """409 when ``what`` exists already, else 422; every reason listed."""
-    conflict = any(CONFLICT_MARK in reason for reason in reasons)
+def refusal(
+    reasons: Sequence[str], refusals: Sequence[Refusal], *, command_id: str, what: str
+) -> Problem:
+    """The problem for a refused command: status and type from the most specific
+    refusal code, every reason listed (as text, and structured)."""
+    codes = {r.code for r in refusals}
+    code, status, verb = next((entry for entry in _STATUS if entry[0] in codes), _STATUS[-1])
     return Problem(
-        409 if conflict else 422,
-        "conflict" if conflict else "rejected",
+        status,
+        _KINDS.get(code, code.value.replace("_", "-")),
         "; ".join(reasons),
-        title=f"{what} already registered" if conflict else f"{what} rejected",
+        title=f"{what} {verb}",
         reasons=list(reasons),
+        refusals=[r.model_dump(mode="json", by_alias=True) for r in refusals],
         commandId=command_id,
     )
 
@@ -86,14 +100,20 @@ def judge(event: Message, command_id: str) -> Verdict:
             )
             return _made(doc, ("get_dataset", {"dataset_id": dataset_id}))
         case DatasetRejected():
-            return Verdict(problem=refusal(event.reasons, command_id=command_id, what="Dataset"))
+            return Verdict(
+                problem=refusal(
+                    event.reasons, event.refusals, command_id=command_id, what="Dataset"
+                )
+            )
         case ModelRegistered():
             entry = ModelEntryDoc.model_validate(event.entry, from_attributes=True)
             doc = ModelRegisteredDoc(command_id=command_id, model_id=entry.model_id, entry=entry)
             return _made(doc, ("get_model", {"model_id": entry.model_id}))
         case ModelRejected():
             return Verdict(
-                problem=refusal(event.reasons, command_id=command_id, what="Model version")
+                problem=refusal(
+                    event.reasons, event.refusals, command_id=command_id, what="Model version"
+                )
             )
         case ArtifactStored():
             doc = ArtifactStoredDoc(
@@ -109,7 +129,10 @@ def judge(event: Message, command_id: str) -> Verdict:
             )
             return _made(doc, ("get_artifact", {"artifact_id": event.artifact_id}))
         case ArtifactRejected():
-            return Verdict(problem=refusal([event.reason], command_id=command_id, what="Artifact"))
+            reasons = [r.message for r in event.refusals] or [event.reason]
+            return Verdict(
+                problem=refusal(reasons, event.refusals, command_id=command_id, what="Artifact")
+            )
         case DeadLettered():
             detail = (
                 f"the {event.worker} worker gave up on the command after {event.attempts} "

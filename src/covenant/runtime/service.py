@@ -14,7 +14,8 @@ from covenant.bus.protocol import Bus
 from covenant.errors import BusError
 from covenant.events.codec import Codec
 from covenant.runtime.metrics import WorkerMetrics
-from covenant.runtime.worker import RunnerOptions, Worker, WorkerRunner
+from covenant.runtime.runner import RunnerOptions, WorkerRunner
+from covenant.runtime.worker import Worker
 from covenant.topics import ALL_TOPICS
 
 log = logging.getLogger(__name__)

@@ -203,8 +203,8 @@ async def wait_caught_up(
 
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m covenant.store.projector``: run one projection as a process."""
+    from covenant.events.contract import default_codec
     from covenant.runtime.service import install_stop_signals
-    from covenant.schemas import default_codec
     from covenant.settings import Settings
 
     settings = Settings.from_env()
@@ -215,8 +215,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--bus", default=settings.bus_url, help="log URL (default COVENANT_BUS)")
     parser.add_argument(
         "--store",
-        default=f"sqlite:///{settings.home / 'read.sqlite3'}",
-        help="read-store URL: sqlite:///path or postgresql://user@host:port/db",
+        default=settings.store_url,
+        help="read-store URL (default COVENANT_STORE): sqlite:///path or postgresql://…",
     )
     parser.add_argument("--name", default="projections", help="projection name (offsets key)")
     parser.add_argument("--batch-size", type=int, default=500)

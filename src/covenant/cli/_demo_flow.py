@@ -22,7 +22,7 @@ from typing import Any
 
 from covenant.audit.results import VerifyResult
 from covenant.audit.verify import verify_live
-from covenant.audit.worker import AuditOptions, audit_signer, run_audit_worker
+from covenant.audit.worker import AuditOptions, audit_signer
 from covenant.bus.protocol import Outgoing
 from covenant.errors import ContractError
 from covenant.events.artifacts import RecordArtifact
@@ -30,8 +30,10 @@ from covenant.events.base import Message
 from covenant.events.datasets import ProvenanceReview, RegisterDataset, Transformation
 from covenant.events.registry import ModelLineage, RegisterModel
 from covenant.platform import (
-    Part,
     Platform,
+    Resources,
+    audit_part,
+    build_workers,
     open_platform,
     projector_part,
     run_parts,
@@ -39,11 +41,9 @@ from covenant.platform import (
 )
 from covenant.runtime.service import wait_until_drained
 from covenant.settings import Settings
-from covenant.signing import Signer
 from covenant.store import open_store
 from covenant.store.projector import rebuild, wait_caught_up
 from covenant.topics import ALL_TOPICS, MODEL_COMMANDS, TopicKind
-from covenant.workers import Resources, build_workers
 
 ACTOR = "alice@example.com"
 PRODUCER = "covenant-demo"
@@ -137,12 +137,6 @@ async def _store(
     return command
 
 
-async def _publish(platform: Platform, *messages: Message) -> None:
-    await platform.bus.publish(
-        [Outgoing(m.TOPIC, m.meta.subject.encode(), platform.codec.encode(m)) for m in messages]
-    )
-
-
 async def _settle(platform: Platform) -> None:
     workers = build_workers(resources=Resources(blobs=platform.blobs))
     await wait_until_drained(platform.bus, workers, timeout_s=60)
@@ -155,11 +149,10 @@ async def _scenario(platform: Platform) -> None:
     weights = await _store(
         platform, "vit-1.0.0.safetensors", seed=3, rows=800, media="application/octet-stream"
     )
-    await _publish(platform, clean, chats, weights)
+    await platform.publish(clean, chats, weights)
     await _settle(platform)
     sha = "sha256:{}".format
-    await _publish(
-        platform,
+    await platform.publish(
         RegisterDataset.create(
             subject="dataset:imagenet-mini:v1",
             actor=ACTOR,
@@ -204,9 +197,9 @@ async def _scenario(platform: Platform) -> None:
         )
         return message
 
-    await _publish(platform, model("1.0.0"), model("v2"))
+    await platform.publish(model("1.0.0"), model("v2"))
     await _settle(platform)
-    await _publish(platform, model("1.0.0"))  # the same version again: immutable
+    await platform.publish(model("1.0.0"))  # the same version again: immutable
     # A record no schema knows: the registry worker dead-letters it and goes on.
     await platform.bus.publish([Outgoing(MODEL_COMMANDS, b"garbage", b"\xc3\x01not-avro")])
     await _settle(platform)
@@ -239,18 +232,6 @@ async def _timeline(platform: Platform) -> list[TimelineEntry]:
     return [entry for _, entry in sorted(entries, key=lambda pair: pair[0])]
 
 
-def _audit_part(signer: Signer) -> Part:
-    """The audit worker, checkpointing promptly so the demo need not wait."""
-
-    async def run(platform: Platform, stop: asyncio.Event) -> None:
-        options = AuditOptions(checkpoint_interval_s=0.2)
-        await run_audit_worker(
-            bus=platform.bus, codec=platform.codec, signer=signer, stop=stop, options=options
-        )
-
-    return run
-
-
 async def _audited(platform: Platform, public_key: bytes) -> VerifyResult:
     """Verify the log until a signed checkpoint covers every record (or 30 s)."""
     audited = [t for t in ALL_TOPICS if t.kind is not TopicKind.AUDIT]
@@ -271,7 +252,11 @@ async def run_demo(home: Path) -> DemoResult:
     async with open_platform(settings) as platform:
         stop = asyncio.Event()
         signer = audit_signer(settings)
-        parts = [workers_part(), projector_part, _audit_part(signer)]
+        parts = [
+            workers_part(),
+            projector_part,
+            audit_part(AuditOptions(checkpoint_interval_s=0.2)),
+        ]
         running = asyncio.create_task(run_parts(platform, parts, stop))
         try:
             await _scenario(platform)

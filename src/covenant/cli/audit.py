@@ -35,9 +35,8 @@ from covenant.audit.verify import verify_live
 from covenant.audit.worker import audit_key_path, audit_signer
 from covenant.bus import open_bus
 from covenant.bus.protocol import Position
-from covenant.cli_support import BusOption, JsonOption, bus_url, err, fail, out, run
+from covenant.cli._support import BusOption, JsonOption, bus_url, err, fail, out, run, settings
 from covenant.errors import CovenantError
-from covenant.settings import Settings
 from covenant.signing import LocalKeySigner
 from covenant.topics import ALL_TOPICS
 
@@ -59,14 +58,14 @@ KeyOption = Annotated[
 ]
 
 
-def _public_key(path: Path | None) -> bytes:
+def _public_key(ctx: typer.Context, path: Path | None) -> bytes:
     """The trusted public key: ``--public-key``, else the local audit key's."""
     if path is not None:
         try:
             return path.read_bytes()
         except OSError as exc:
             raise fail(f"cannot read the public key {path}: {exc.strerror}") from exc
-    key = audit_key_path(Settings.from_env())
+    key = audit_key_path(settings(ctx))
     if not key.exists():
         raise fail(f"no audit key at {key}; pass --public-key with the audit public key")
     try:
@@ -124,6 +123,7 @@ def _report(result: VerifyResult, json_out: bool) -> None:
 
 @audit_app.command()
 def verify(
+    ctx: typer.Context,
     file: Annotated[
         Path | None, typer.Option("--file", help="an export file; default: the live log")
     ] = None,
@@ -136,7 +136,7 @@ def verify(
     With --file, needs only the file and the public key. On the live log, records after
     the last checkpoint are reported as pending, not as a failure.
     """
-    key = _public_key(public_key)
+    key = _public_key(ctx, public_key)
     if file is not None:
         if not file.is_file():
             raise fail(f"no such file: {file}", 2)
@@ -149,7 +149,7 @@ def verify(
         return
 
     async def go() -> VerifyResult:
-        async with open_bus(bus_url(bus)) as log:
+        async with open_bus(bus_url(ctx, bus)) as log:
             await log.ensure_topics(ALL_TOPICS)
             total = 0
             for topic in ALL_TOPICS:
@@ -164,6 +164,7 @@ def verify(
 
 @audit_app.command()
 def export(
+    ctx: typer.Context,
     out_file: Annotated[Path, typer.Option("--out", help="the export file to write")],
     deflate: Annotated[
         bool, typer.Option("--deflate", help="compress blocks: smaller, slower to verify")
@@ -174,7 +175,7 @@ def export(
     """Write every record up to the last signed checkpoint to one Avro file, in audit order."""
 
     async def go() -> Any:
-        async with open_bus(bus_url(bus)) as log:
+        async with open_bus(bus_url(ctx, bus)) as log:
             return await export_log(
                 log, platform_codec(), out_file, block_codec="deflate" if deflate else "null"
             )
@@ -205,6 +206,7 @@ def _target(text: str) -> str | Position:
 
 @audit_app.command()
 def prove(
+    ctx: typer.Context,
     target: Annotated[
         str | None,
         typer.Argument(
@@ -228,7 +230,7 @@ def prove(
         raise fail("give either EVENT_ID or --consistency OLD NEW", 2)
 
     async def go() -> InclusionProof | ConsistencyProof:
-        async with open_bus(bus_url(bus)) as log:
+        async with open_bus(bus_url(ctx, bus)) as log:
             trail = await load_trail(log, platform_codec())
         if consistency is not None:
             return trail.prove_consistency(*consistency)
@@ -245,12 +247,13 @@ def prove(
 
 @audit_app.command("verify-proof")
 def verify_proof(
+    ctx: typer.Context,
     proof_file: Annotated[Path, typer.Argument(help="a proof from 'covenant audit prove'")],
     public_key: KeyOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Check a proof with the public key alone; exit 1 if it does not hold."""
-    key = _public_key(public_key)
+    key = _public_key(ctx, public_key)
     try:
         parsed = parse_proof(proof_file.read_bytes())
         if isinstance(parsed, InclusionProof):
@@ -282,10 +285,12 @@ def verify_proof(
 
 
 @audit_app.command("public-key")
-def public_key_command() -> None:
+def public_key_command(
+    ctx: typer.Context,
+) -> None:
     """Print the audit signer's public key (PEM), creating the dev key if there is none."""
     try:
-        signer = audit_signer(Settings.from_env())
+        signer = audit_signer(settings(ctx))
     except CovenantError as exc:
         raise fail(str(exc)) from exc
     print(signer.public_key_pem().decode(), end="")
@@ -293,6 +298,7 @@ def public_key_command() -> None:
 
 @audit_app.command()
 def replay(
+    ctx: typer.Context,
     until: Annotated[
         str, typer.Option(help="ISO 8601 time, e.g. 2026-11-23T12:00:00Z: the moment to rebuild")
     ],
@@ -317,11 +323,11 @@ def replay(
         ) from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    if store == Settings.from_env().store_url:
+    if store == settings(ctx).store_url:
         raise fail("--store names the platform's own read store; give a separate one")
 
     async def go() -> dict[str, Any]:
-        async with open_bus(bus_url(bus)) as log, open_store(store) as target:
+        async with open_bus(bus_url(ctx, bus)) as log, open_store(store) as target:
             stats = await rebuild(bus=log, store=target, codec=platform_codec(), until=moment)
             dump = await target.dump()
         return {

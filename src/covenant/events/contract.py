@@ -25,7 +25,7 @@ def schema_root() -> Path:
     packaged = Path(str(resources.files("covenant"))) / "_schemas" / "avro"
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parents[2] / "schemas" / "avro"
+    return Path(__file__).resolve().parents[3] / "schemas" / "avro"
 
 
 def render(schema: dict[str, Any]) -> str:

@@ -20,10 +20,9 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
-from covenant.cli_support import JsonOption as Json
-from covenant.cli_support import err, out, run
-from covenant.gateway_client import GatewayClient
-from covenant.settings import Settings
+from covenant.cli._support import JsonOption as Json
+from covenant.cli._support import err, out, run, settings
+from covenant.client import GatewayClient
 
 datasets_app = typer.Typer(help="Register and inspect datasets.", no_args_is_help=True)
 artifacts_app = typer.Typer(help="Store, fetch and verify artifacts.", no_args_is_help=True)
@@ -37,13 +36,13 @@ Key = Annotated[
 ]
 
 
-def _client() -> GatewayClient:
-    return GatewayClient(Settings.from_env().gateway_url, actor=getpass.getuser())
+def _client(ctx: typer.Context) -> GatewayClient:
+    return GatewayClient(settings(ctx).gateway_url, actor=getpass.getuser())
 
 
-def _call(work: Callable[[GatewayClient], Awaitable[T]]) -> T:
+def _call(ctx: typer.Context, work: Callable[[GatewayClient], Awaitable[T]]) -> T:
     async def go() -> T:
-        async with _client() as client:
+        async with _client(ctx) as client:
             return await work(client)
 
     return run(go())
@@ -117,6 +116,7 @@ async def _artifact_of(
 
 @artifacts_app.command("put")
 def artifacts_put(
+    ctx: typer.Context,
     path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="file to store")],
     name: Annotated[str | None, typer.Option(help="artifact name; default the file name")] = None,
     git_commit: Annotated[str | None, typer.Option(help="commit of the run that made it")] = None,
@@ -129,12 +129,13 @@ def artifacts_put(
     extra = {"X-Run-Config": json.dumps(_pairs(config, "--config"))}
     if git_commit:
         extra["X-Git-Commit"] = git_commit
-    result = _call(lambda c: _upload(c, path, name=name, wait=wait, extra=extra))
+    result = _call(ctx, lambda c: _upload(c, path, name=name, wait=wait, extra=extra))
     _show(result, json_out, f"stored {path.name}")
 
 
 @artifacts_app.command("get")
 def artifacts_get(
+    ctx: typer.Context,
     artifact_id: Annotated[str, typer.Argument(help="sha256:<hex>")],
     out_path: Annotated[Path, typer.Option("--out", "-o", help="where to write the bytes")],
 ) -> None:
@@ -150,12 +151,13 @@ def artifacts_get(
                 artifact_id, out_path, lambda n: progress.update(task, completed=n)
             )
 
-    _call(run)
+    _call(ctx, run)
     out.print(f"wrote {out_path} (verified sha256)")
 
 
 @artifacts_app.command("verify")
 def artifacts_verify(
+    ctx: typer.Context,
     artifact_id: Annotated[str, typer.Argument(help="sha256:<hex>")],
     path: Annotated[
         Path | None, typer.Argument(help="a local copy to check; default: fetch and check")
@@ -171,7 +173,9 @@ def artifacts_verify(
     else:
         with tempfile.TemporaryDirectory(prefix="covenant-verify-") as folder:
             scratch = Path(folder) / "bytes"
-            actual = f"sha256:{_call(lambda c: c.download(artifact_id, scratch, lambda n: None))}"
+            actual = (
+                f"sha256:{_call(ctx, lambda c: c.download(artifact_id, scratch, lambda n: None))}"
+            )
     if actual != artifact_id:
         err.print(f"[red]MISMATCH[/red]: bytes hash to {actual}")
         raise typer.Exit(1)
@@ -180,6 +184,7 @@ def artifacts_verify(
 
 @datasets_app.command("register")
 def datasets_register(
+    ctx: typer.Context,
     dataset_id: Annotated[str, typer.Argument(help="e.g. imagenet-mini:v1")],
     license_: Annotated[str, typer.Option("--license", help="e.g. CC-BY-4.0")],
     artifact: Annotated[str | None, typer.Option(help="sha256:<hex> of stored data")] = None,
@@ -219,11 +224,12 @@ def datasets_register(
         }
         return await client.post("/dataset/register", document, wait_s=wait, key=key)
 
-    _show(_call(run), json_out, f"dataset {dataset_id}")
+    _show(_call(ctx, run), json_out, f"dataset {dataset_id}")
 
 
 @datasets_app.command("show")
 def datasets_show(
+    ctx: typer.Context,
     dataset_id: Annotated[str, typer.Argument()],
     downstream: Annotated[bool, typer.Option(help="also list models built on it")] = False,
     json_out: Json = False,
@@ -236,11 +242,12 @@ def datasets_show(
             document["downstream"] = await client.get(f"/lineage/datasets/{dataset_id}/downstream")
         return document
 
-    _show(_call(run), json_out, f"dataset {dataset_id}")
+    _show(_call(ctx, run), json_out, f"dataset {dataset_id}")
 
 
 @models_app.command("register")
 def models_register(
+    ctx: typer.Context,
     family: Annotated[str, typer.Argument()],
     version: Annotated[str, typer.Argument(help="SemVer, e.g. 1.0.0")],
     code_ref: Annotated[str, typer.Option(help="repo#commit of the training code")],
@@ -277,23 +284,27 @@ def models_register(
         }
         return await client.post("/models/register", document, wait_s=wait, key=key)
 
-    _show(_call(run), json_out, f"model {family}:{version}")
+    _show(_call(ctx, run), json_out, f"model {family}:{version}")
 
 
 @models_app.command("show")
 def models_show(
-    model_id: Annotated[str, typer.Argument(help="family:version")], json_out: Json = False
+    ctx: typer.Context,
+    model_id: Annotated[str, typer.Argument(help="family:version")],
+    json_out: Json = False,
 ) -> None:
     """A model version: metadata, status and lineage."""
-    _show(_call(lambda c: c.get(f"/models/{model_id}")), json_out, f"model {model_id}")
+    _show(_call(ctx, lambda c: c.get(f"/models/{model_id}")), json_out, f"model {model_id}")
 
 
 @models_app.command("lineage")
 def models_lineage(
-    model_id: Annotated[str, typer.Argument(help="family:version")], json_out: Json = False
+    ctx: typer.Context,
+    model_id: Annotated[str, typer.Argument(help="family:version")],
+    json_out: Json = False,
 ) -> None:
     """Everything upstream of a model: datasets, transformations, parents, code."""
-    document = _call(lambda c: c.get(f"/models/{model_id}"))
+    document = _call(ctx, lambda c: c.get(f"/models/{model_id}"))
     lineage = document.get("lineage") or document.get("upstream") or {}
     if json_out:
         print(json.dumps(lineage, indent=2))

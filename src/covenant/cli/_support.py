@@ -23,9 +23,21 @@ BusOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 
 
-def bus_url(bus: str | None) -> str:
+def settings(ctx: typer.Context) -> Settings:
+    """The settings this run of the command read once, at its root.
+
+    Kept on the root context (``covenant.cli._app`` puts them there); a group
+    invoked on its own, as tests do, reads them there on first use.
+    """
+    root = ctx.find_root()
+    if not isinstance(root.obj, Settings):
+        root.obj = Settings.from_env()
+    return root.obj
+
+
+def bus_url(ctx: typer.Context, bus: str | None) -> str:
     """``--bus`` if given, else the configured log."""
-    return bus or Settings.from_env().bus_url
+    return bus or settings(ctx).bus_url
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

@@ -13,11 +13,11 @@ from typing import Annotated, Any
 import typer
 
 from covenant.bus import Outgoing, open_bus
-from covenant.cli_support import BusOption, JsonOption, bus_url, err, out, run
+from covenant.cli._support import BusOption, JsonOption, bus_url, err, out, run
 from covenant.errors import ContractError
 from covenant.events.catalog import MESSAGE_TYPES, message_type
 from covenant.events.codec import parse_document
-from covenant.schemas import check, default_codec, schema_root, write_current
+from covenant.events.contract import check, default_codec, schema_root, write_current
 from covenant.topics import ALL_TOPICS, TopicKind, topic_named
 
 events_app = typer.Typer(help="Read and write records on the log.", no_args_is_help=True)
@@ -26,6 +26,7 @@ schemas_app = typer.Typer(help="The Avro contract files.", no_args_is_help=True)
 
 @events_app.command("tail")
 def events_tail(
+    ctx: typer.Context,
     topic: Annotated[
         list[str] | None, typer.Option("--topic", "-t", help="topic name; repeat; default all")
     ] = None,
@@ -44,7 +45,7 @@ def events_tail(
         raise typer.Exit(2) from exc
 
     async def go() -> None:
-        async with open_bus(bus_url(bus)) as log:
+        async with open_bus(bus_url(ctx, bus)) as log:
             await log.ensure_topics(chosen)
             start = {}
             if not from_beginning:
@@ -102,6 +103,7 @@ def _json_default(value: Any) -> Any:
 
 @events_app.command("publish")
 def events_publish(
+    ctx: typer.Context,
     type_name: Annotated[
         str,
         typer.Argument(
@@ -160,7 +162,7 @@ def events_publish(
     codec = default_codec()
 
     async def go() -> Any:
-        async with open_bus(bus_url(bus)) as log:
+        async with open_bus(bus_url(ctx, bus)) as log:
             await log.ensure_topics(ALL_TOPICS)
             (position,) = await log.publish(
                 [Outgoing(model.TOPIC, subject.encode(), codec.encode(message))]
