@@ -31,10 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from covenant.audit.export import verify_file, write_export
-from covenant.audit.records import platform_codec
 from covenant.audit.state import CheckpointPolicy
 from covenant.audit.synthetic import build_log
 from covenant.events.base import new_event_id
+from covenant.events.contract import default_codec
 from covenant.events.registry import RegisterModel
 from covenant.signing import LocalKeySigner
 from covenant.topics import MODEL_COMMANDS, Topic
@@ -44,7 +44,7 @@ def entries(n: int) -> list[tuple[Topic, bytes, bytes]]:
     """N distinct commands. Encoded once and re-stamped with fresh event ids (a UUIDv7
     has a fixed length, so the bytes stay valid Avro): encoding a million pydantic
     models would dominate the run without changing what is measured."""
-    codec = platform_codec()
+    codec = default_codec()
     template = RegisterModel.create(
         subject="model:bench:1.0.0",
         actor="bench",
@@ -69,7 +69,7 @@ async def generate(folder: Path, n: int) -> tuple[Path, Path, bytes, int]:
     signer = LocalKeySigner.generate(folder / "audit.pem")
     log = await build_log(
         entries(n),
-        codec=platform_codec(),
+        codec=default_codec(),
         signer=signer,
         batch_size=1000,
         policy=CheckpointPolicy(every=1000, interval_s=float("inf")),
@@ -161,7 +161,7 @@ def main() -> None:
 
 async def _slice(out: Path, n: int) -> bytes:
     signer = LocalKeySigner.generate(out.with_suffix(".pem"))
-    log = await build_log(entries(n), codec=platform_codec(), signer=signer, batch_size=1000)
+    log = await build_log(entries(n), codec=default_codec(), signer=signer, batch_size=1000)
     write_export(out, log.records, checkpoint=log.last_checkpoint, count=len(log.records))
     return signer.public_key_pem()
 

@@ -1,9 +1,14 @@
-"""A small HTTP client of the gateway, for the CLI.
+"""The public Python client of the gateway (the CLI uses it too).
 
 The CLI's catalog commands (datasets, artifacts, models) go through the gateway
 like any other client, so the rules live in one place and a user's terminal sees
 exactly what an integration would. Errors come back as RFC 9457 problem documents
-and are raised as ``GatewayError`` carrying the status and the problem.
+and are raised as ``GatewayError`` carrying the status, the problem and its
+structured refusals.
+
+The transport is the seam, as in httpx: pass ``transport=httpx.ASGITransport(app)``
+to run against an in-process gateway (``covenant.gateway.create_app``) in tests,
+or any httpx transport (retries, proxies, mTLS) in production.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ class GatewayError(CovenantError):
     Attributes:
         status: HTTP status, 0 when the gateway was unreachable.
         problem: the problem document (``title``, ``detail``, ``errors``...).
+        refusals: the structured refusals of a refused command (``code``,
+            ``message``, ``field``), empty for other problems.
     """
 
     def __init__(self, status: int, problem: dict[str, Any]) -> None:
@@ -36,15 +43,26 @@ class GatewayError(CovenantError):
         super().__init__(f"{detail} (HTTP {status}){extra}", retriable=status in (0, 502, 503))
         self.status = status
         self.problem = problem
+        self.refusals: list[dict[str, Any]] = list(problem.get("refusals") or [])
 
 
 class GatewayClient:
     """Async client; use with ``async with``."""
 
-    def __init__(self, base_url: str, *, actor: str, timeout_s: float = 120.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        actor: str,
+        timeout_s: float = 120.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self._base = base_url.rstrip("/")
         self._client = httpx.AsyncClient(
-            base_url=self._base, timeout=timeout_s, headers={"X-Covenant-Actor": actor}
+            base_url=self._base,
+            timeout=timeout_s,
+            headers={"X-Covenant-Actor": actor},
+            transport=transport,
         )
 
     async def __aenter__(self) -> Self:

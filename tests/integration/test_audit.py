@@ -149,12 +149,12 @@ def test_the_cli_verifies_exports_and_proves(tmp_path: Path) -> None:
     (tmp_path / "audit.pub").write_text(pem.output)
 
     async def fill() -> tuple[str, list[int]]:
-        from covenant.audit.records import platform_codec
         from covenant.audit.worker import audit_signer
         from covenant.bus import open_bus
+        from covenant.events.contract import default_codec
         from covenant.settings import Settings
 
-        codec = platform_codec()
+        codec = default_codec()
         signer = audit_signer(Settings.from_env(env))
         async with open_bus(url) as bus:
             await bus.ensure_topics(ALL_TOPICS)

@@ -25,9 +25,13 @@ import pytest
 
 from covenant.blobs import FolderBlobStore
 from covenant.bus import Bus, Outgoing, open_bus
+from covenant.catalog import workers as catalog_workers
+from covenant.catalog.state import CatalogState
+from covenant.client import GatewayClient, GatewayError
 from covenant.events.contract import default_codec
 from covenant.events.datasets import RegisterDataset
 from covenant.events.deadletter import DeadLettered
+from covenant.events.refusals import Refusal
 from covenant.events.registry import RegisterModel
 from covenant.gateway import GatewayConfig, create_app, run_gateway
 from covenant.gateway.commands import RegisterDatasetBody, RegisterModelBody
@@ -69,6 +73,7 @@ class Parts:
 class Gateway:
     client: httpx.AsyncClient
     parts: Parts
+    transport: httpx.ASGITransport
 
 
 @contextlib.asynccontextmanager
@@ -111,7 +116,7 @@ async def in_process(bus_url: str, tmp_path: Path) -> AsyncIterator[Gateway]:
             app.router.lifespan_context(app),
             httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client,
         ):
-            yield Gateway(client, parts)
+            yield Gateway(client, parts, transport)
 
 
 @pytest.fixture
@@ -322,6 +327,43 @@ async def test_a_duplicate_version_is_409(gw: Gateway) -> None:
     assert (await register_model(gw.client, "1.0.0", weights_id)).status_code == 201
     body = problem(await register_model(gw.client, "1.0.0", weights_id), 409)
     assert body["type"].endswith(":conflict")
+
+
+async def test_the_status_comes_from_the_refusal_code_not_its_wording(
+    gw: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The registry rewords every refusal; the gateway must answer exactly as before.
+    real = catalog_workers.model_refusals
+
+    def reworded(command: RegisterModel, state: CatalogState) -> list[Refusal]:
+        return [r.model_copy(update={"message": "nope"}) for r in real(command, state)]
+
+    monkeypatch.setattr(catalog_workers, "model_refusals", reworded)
+    weights_id = await artifact(gw)
+    assert (await register_model(gw.client, "1.0.0", weights_id)).status_code == 201
+    duplicate = problem(await register_model(gw.client, "1.0.0", weights_id), 409)
+    assert duplicate["reasons"] == ["nope"]
+    assert duplicate["refusals"] == [{"code": "conflict", "message": "nope", "field": "version"}]
+    invalid = problem(await register_model(gw.client, "v2", weights_id), 422)
+    assert [r["code"] for r in invalid["refusals"]] == ["invalid"]
+    assert invalid["refusals"][0]["field"] == "version"
+
+
+async def test_the_python_client_runs_against_an_in_process_gateway(gw: Gateway) -> None:
+    weights_id = await artifact(gw)
+    async with GatewayClient(
+        "http://gateway.test", actor="carol", transport=gw.transport
+    ) as client:
+        body = {"family": "vit", "version": "1.0.0", "codeRef": "git@x:vit.git#9d1e2b7"}
+        created = await client.post(
+            "/models/register", {**body, "artifactId": weights_id}, wait_s=10
+        )
+        assert created["status_code"] == 201
+        assert created["entry"]["createdBy"] == "carol"
+        with pytest.raises(GatewayError) as refused:
+            await client.post("/models/register", {**body, "artifactId": weights_id}, wait_s=10)
+    assert refused.value.status == 409
+    assert [r["code"] for r in refused.value.refusals] == ["conflict"]
 
 
 async def test_lineage_naming_an_unknown_dataset_is_422(gw: Gateway) -> None:

@@ -32,7 +32,6 @@ from covenant.audit.records import (
     decode_audit,
     digest_of,
     leaf_bytes,
-    platform_codec,
 )
 from covenant.audit.results import VerifyResult
 from covenant.audit.scan import scan_file
@@ -44,12 +43,13 @@ from covenant.bus.protocol import Record
 from covenant.events.audit import CheckpointSigned, Leaf, LeavesAppended, checkpoint_message
 from covenant.events.avro import avro_schema
 from covenant.events.base import utc_now
+from covenant.events.contract import default_codec
 from covenant.events.registry import RegisterModel
 from covenant.signing import LocalKeySigner
 from covenant.topics import AUDIT, DATASET_COMMANDS, DEADLETTER, MODEL_COMMANDS
 
 RECORDS = 600
-CODEC = platform_codec()
+CODEC = default_codec()
 
 
 def _command(i: int) -> bytes:

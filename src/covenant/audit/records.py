@@ -27,9 +27,8 @@ from covenant.audit.merkle import leaf_hash
 from covenant.errors import ContractError, CovenantError
 from covenant.events.audit import CheckpointSigned, LeavesAppended, checkpoint_message
 from covenant.events.base import Message
-from covenant.events.catalog import MESSAGE_TYPES
 from covenant.events.codec import Codec
-from covenant.events.contract import default_codec, load, schema_root
+from covenant.events.contract import default_codec
 from covenant.signing import SignatureError, key_id_for, verify_signature
 from covenant.topics import AUDIT, Topic
 
@@ -45,7 +44,6 @@ __all__ = [
     "digest_of",
     "event_id_of",
     "leaf_bytes",
-    "platform_codec",
     "zigzag",
 ]
 
@@ -103,24 +101,13 @@ def event_id_of(codec: Codec, value: bytes) -> str | None:
     return None
 
 
-def platform_codec() -> Codec:
-    """``covenant.events.contract.default_codec()`` plus the audit records if the catalog does not
-    list them yet: what the audit worker and the CLI encode and decode with."""
-    missing = tuple(t for t in AUDIT_TYPES if t not in MESSAGE_TYPES)
-    if not missing:
-        return default_codec()
-    released = schema_root() / "released"
-    historical = load(released).values() if released.is_dir() else ()
-    return Codec(MESSAGE_TYPES + missing, historical=historical)
-
-
 def audit_codec(codec: Codec | None = None) -> Codec:
     """``codec`` if given, else a codec that reads and writes the audit records.
 
     Verification only ever decodes audit records (everything else is hashed as bytes),
     so this small codec is all an auditor needs.
     """
-    return codec if codec is not None else Codec(AUDIT_TYPES)
+    return codec if codec is not None else default_codec(AUDIT_TYPES)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,12 +24,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from covenant.audit.records import AuditError, audited_topics, decode_audit, platform_codec
+from covenant.audit.records import AuditError, audited_topics, decode_audit
 from covenant.audit.state import CheckpointPolicy, TreeState, audit_batch
-from covenant.bus import Bus, Outgoing, open_bus
+from covenant.bus import Bus, open_bus
 from covenant.bus.protocol import TopicPartition
 from covenant.errors import BusError, ConfigError, CovenantError, FencedError
 from covenant.events.codec import Codec
+from covenant.events.contract import default_codec
 from covenant.runtime.service import install_stop_signals
 from covenant.settings import Settings
 from covenant.signing import LocalKeySigner, Signer
@@ -198,9 +199,7 @@ async def run_audit_worker(
                 continue
             try:
                 await consumer.commit(
-                    outputs=[
-                        Outgoing(m.TOPIC, m.meta.subject.encode(), codec.encode(m)) for m in outputs
-                    ],
+                    outputs=[codec.outgoing(m) for m in outputs],
                     offsets=offsets,
                 )
             except FencedError:
@@ -242,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     settings = Settings.from_env()
-    codec = platform_codec()
+    codec = default_codec()
 
     async def go() -> None:
         stop = asyncio.Event()

@@ -27,7 +27,7 @@ from covenant.audit.proofs import (
     verify_consistency_proof,
     verify_inclusion_proof,
 )
-from covenant.audit.records import AuditError, platform_codec
+from covenant.audit.records import AuditError
 from covenant.audit.results import Progress as Advance
 from covenant.audit.results import VerifyResult
 from covenant.audit.trail import load_trail
@@ -37,6 +37,7 @@ from covenant.bus import open_bus
 from covenant.bus.protocol import Position
 from covenant.cli._support import BusOption, JsonOption, bus_url, err, fail, out, run, settings
 from covenant.errors import CovenantError
+from covenant.events.contract import default_codec
 from covenant.signing import LocalKeySigner
 from covenant.topics import ALL_TOPICS
 
@@ -142,7 +143,7 @@ def verify(
             raise fail(f"no such file: {file}", 2)
         with _progress(_file_records(file), not json_out) as advance:
             try:
-                result = verify_file(file, key, codec=platform_codec(), progress=advance)
+                result = verify_file(file, key, codec=default_codec(), progress=advance)
             except AuditError as exc:
                 raise fail(str(exc)) from exc
         _report(result, json_out)
@@ -156,7 +157,7 @@ def verify(
                 total += sum((await log.end_offsets(topic)).values())
             with _progress(total, not json_out) as advance:
                 return await verify_live(
-                    log, public_key_pem=key, codec=platform_codec(), progress=advance
+                    log, public_key_pem=key, codec=default_codec(), progress=advance
                 )
 
     _report(run(go()), json_out)
@@ -177,7 +178,7 @@ def export(
     async def go() -> Any:
         async with open_bus(bus_url(ctx, bus)) as log:
             return await export_log(
-                log, platform_codec(), out_file, block_codec="deflate" if deflate else "null"
+                log, default_codec(), out_file, block_codec="deflate" if deflate else "null"
             )
 
     summary = run(go())
@@ -231,7 +232,7 @@ def prove(
 
     async def go() -> InclusionProof | ConsistencyProof:
         async with open_bus(bus_url(ctx, bus)) as log:
-            trail = await load_trail(log, platform_codec())
+            trail = await load_trail(log, default_codec())
         if consistency is not None:
             return trail.prove_consistency(*consistency)
         assert target is not None
@@ -328,7 +329,7 @@ def replay(
 
     async def go() -> dict[str, Any]:
         async with open_bus(bus_url(ctx, bus)) as log, open_store(store) as target:
-            stats = await rebuild(bus=log, store=target, codec=platform_codec(), until=moment)
+            stats = await rebuild(bus=log, store=target, codec=default_codec(), until=moment)
             dump = await target.dump()
         return {
             "until": moment.isoformat(),

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from covenant.bus import Outgoing, open_bus
+from covenant.bus import open_bus
 from covenant.cli._support import BusOption, JsonOption, bus_url, err, out, run
 from covenant.errors import ContractError
 from covenant.events.catalog import MESSAGE_TYPES, message_type
@@ -164,9 +164,7 @@ def events_publish(
     async def go() -> Any:
         async with open_bus(bus_url(ctx, bus)) as log:
             await log.ensure_topics(ALL_TOPICS)
-            (position,) = await log.publish(
-                [Outgoing(model.TOPIC, subject.encode(), codec.encode(message))]
-            )
+            (position,) = await log.publish([codec.outgoing(message)])
             return position
 
     position = run(go())

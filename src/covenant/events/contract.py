@@ -9,12 +9,14 @@ release time. CI fails when ``current`` is stale or breaks compatibility with
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from covenant.events.avro import avro_schema
+from covenant.events.base import Message
 from covenant.events.catalog import MESSAGE_TYPES
 from covenant.events.codec import Codec
 from covenant.events.compat import Incompatibility, check_compatibility
@@ -97,9 +99,10 @@ def check(root: Path) -> list[Finding]:
     return findings
 
 
-def default_codec() -> Codec:
-    """The codec every command uses: current models, plus the released snapshot's
-    writer schemas so records written before an upgrade still decode."""
+def default_codec(types: Sequence[type[Message]] = MESSAGE_TYPES) -> Codec:
+    """The one codec factory: the current models (all of them, or ``types``),
+    plus the released snapshot's writer schemas so records written before an
+    upgrade still decode. Every process builds its codec here."""
     released = schema_root() / "released"
     historical = load(released).values() if released.is_dir() else ()
-    return Codec(MESSAGE_TYPES, historical=historical)
+    return Codec(tuple(types), historical=historical)

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import Header, Query, Request, Response
 
 from covenant.blobs.protocol import BlobStore
-from covenant.bus.protocol import Bus, Outgoing
+from covenant.bus.protocol import Bus
 from covenant.events.base import Message
 from covenant.events.codec import Codec
 from covenant.gateway.config import GatewayConfig
@@ -98,7 +98,7 @@ class Gateway:
     async def submit(self, command: Message, *, wait_s: float) -> Message | None:
         """Publish ``command``; with ``wait_s``, the event that answers it, or None
         when none came in time. The waiter is registered before publishing."""
-        record = Outgoing(command.TOPIC, command.meta.subject.encode(), self.codec.encode(command))
+        record = self.codec.outgoing(command)
         command_id = command.meta.event_id
         if wait_s <= 0:
             await self.bus.publish([record])
