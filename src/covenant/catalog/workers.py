@@ -62,6 +62,10 @@ from covenant.topics import (
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
+def _reject_dataset(ctx: Context, dataset_id: str, refusals: list[Refusal]) -> None:
+    ctx.emit(DatasetRejected, dataset_id=dataset_id, reasons=messages(refusals), refusals=refusals)
+
+
 def _register_dataset(command: RegisterDataset, ctx: Context, state: CatalogState) -> None:
     known = state.datasets.get(command.dataset_id)
     key = command.meta.idempotency_key
@@ -69,12 +73,7 @@ def _register_dataset(command: RegisterDataset, ctx: Context, state: CatalogStat
         return  # a retry of a request already decided: nothing new to say
     refusals = dataset_refusals(command, state)
     if refusals:
-        ctx.emit(
-            DatasetRejected,
-            dataset_id=command.dataset_id,
-            reasons=messages(refusals),
-            refusals=refusals,
-        )
+        _reject_dataset(ctx, command.dataset_id, refusals)
         return
     blocked = block_reasons(command)
     ctx.emit(
@@ -97,12 +96,7 @@ def _register_dataset(command: RegisterDataset, ctx: Context, state: CatalogStat
 def _approve_dataset(command: ApproveDataset, ctx: Context, state: CatalogState) -> None:
     refusals = approval_refusals(command, state)
     if refusals:
-        ctx.emit(
-            DatasetRejected,
-            dataset_id=command.dataset_id,
-            reasons=messages(refusals),
-            refusals=refusals,
-        )
+        _reject_dataset(ctx, command.dataset_id, refusals)
         return
     ctx.emit(
         DatasetCleared,

@@ -116,17 +116,8 @@ def judge(event: Message, command_id: str) -> Verdict:
                 )
             )
         case ArtifactStored():
-            doc = ArtifactStoredDoc(
-                command_id=command_id,
-                artifact_id=event.artifact_id,
-                checksum=event.artifact_id,
-                size_bytes=event.size_bytes,
-                name=event.name,
-                media_type=event.media_type,
-                blob_uri=event.blob_uri,
-                git_commit=event.git_commit,
-                run_config=event.run_config,
-            )
+            facts = event.model_dump(exclude={"meta"})
+            doc = ArtifactStoredDoc(command_id=command_id, checksum=event.artifact_id, **facts)
             return _made(doc, ("get_artifact", {"artifact_id": event.artifact_id}))
         case ArtifactRejected():
             reasons = [r.message for r in event.refusals] or [event.reason]
