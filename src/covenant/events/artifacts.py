@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from pydantic import Field
 
-from covenant.events.base import Message
+from covenant.events.base import Command, Event
 from covenant.events.refusals import Refusal
 from covenant.topics import ARTIFACT_COMMANDS, ARTIFACT_EVENTS
 
 
-class RecordArtifact(Message):
+class RecordArtifact(Command, type="artifact.record", topic=ARTIFACT_COMMANDS):
     """Ask to record bytes that an uploader wrote to the blob store."""
-
-    NAMESPACE: ClassVar[str] = "covenant.cmd"
-    TYPE: ClassVar[str] = "artifact.record"
-    TOPIC = ARTIFACT_COMMANDS
 
     name: str
     media_type: str
@@ -27,12 +21,8 @@ class RecordArtifact(Message):
     run_config: dict[str, str] = Field(default_factory=dict)
 
 
-class ArtifactStored(Message):
+class ArtifactStored(Event, type="artifact.stored", topic=ARTIFACT_EVENTS):
     """Bytes were verified against their claim and are now an artifact."""
-
-    NAMESPACE: ClassVar[str] = "covenant.evt"
-    TYPE: ClassVar[str] = "artifact.stored"
-    TOPIC = ARTIFACT_EVENTS
 
     artifact_id: str = Field(description="sha256:<hex>, the content address")
     name: str
@@ -43,12 +33,8 @@ class ArtifactStored(Message):
     run_config: dict[str, str] = Field(default_factory=dict)
 
 
-class ArtifactRejected(Message):
+class ArtifactRejected(Event, type="artifact.rejected", topic=ARTIFACT_EVENTS):
     """Stored bytes did not match their claim; nothing is recorded as stored."""
-
-    NAMESPACE: ClassVar[str] = "covenant.evt"
-    TYPE: ClassVar[str] = "artifact.rejected"
-    TOPIC = ARTIFACT_EVENTS
 
     name: str
     claimed_sha256: str

@@ -22,7 +22,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from covenant.events.base import Message, Record
+from covenant.events.base import Event, Record
 from covenant.topics import AUDIT
 
 __all__ = [
@@ -58,32 +58,24 @@ class Leaf(Record):
     )
 
 
-class LeavesAppended(Message):
+class LeavesAppended(Event, type="audit.leaves_appended", topic=AUDIT):
     """The records one audit batch folded into the tree, in tree order.
 
     Leaves are numbered from 0 across the whole tree; this batch holds leaves
     ``first_leaf`` .. ``first_leaf + len(leaves) - 1``.
     """
 
-    NAMESPACE: ClassVar[str] = "covenant.evt"
-    TYPE: ClassVar[str] = "audit.leaves_appended"
-    TOPIC = AUDIT
-
     first_leaf: int = Field(description="tree index of the first leaf of this batch")
     leaves: list[Leaf]
 
 
-class CheckpointSigned(Message):
+class CheckpointSigned(Event, type="audit.checkpoint_signed", topic=AUDIT):
     """A signed tree head: the tree had ``tree_size`` leaves and this root.
 
     The signature is over ``checkpoint_message(...)``, a canonical text, never over Avro
     bytes, so that a verifier in any language can rebuild the signed bytes from the four
     values alone.
     """
-
-    NAMESPACE: ClassVar[str] = "covenant.evt"
-    TYPE: ClassVar[str] = "audit.checkpoint_signed"
-    TOPIC = AUDIT
 
     tree_size: int = Field(description="number of leaves the root covers")
     root_hash: bytes = Field(description="RFC 9162 root hash (SHA-256) of those leaves")

@@ -60,14 +60,26 @@ class Metadata(Record):
 class Message(Record):
     """A top-level record on a topic: a command (intent) or an event (fact).
 
-    Subclasses set ``TYPE`` (the dotted name in ``meta.type``), ``NAMESPACE``
-    (``covenant.cmd`` or ``covenant.evt``) and ``TOPIC`` (where it is written).
+    Subclass ``Command`` or ``Event`` and name the type and topic in the class
+    line, ``class ModelRegistered(Event, type="model.registered",
+    topic=MODEL_EVENTS)``: ``TYPE`` is the dotted name in ``meta.type``,
+    ``NAMESPACE`` the Avro namespace (``covenant.cmd`` or ``covenant.evt``), and
+    ``TOPIC`` where it is written.
     """
 
     TYPE: ClassVar[str]
     TOPIC: ClassVar[Topic]
 
     meta: Metadata
+
+    def __init_subclass__(
+        cls, *, type: str | None = None, topic: Topic | None = None, **kwargs: Any
+    ) -> None:
+        super().__init_subclass__(**kwargs)
+        if type is not None:
+            cls.TYPE = type
+        if topic is not None:
+            cls.TOPIC = topic
 
     @classmethod
     def create(
@@ -96,3 +108,15 @@ class Message(Record):
             idempotency_key=idempotency_key,
         )
         return cls(meta=meta, **body)
+
+
+class Command(Message):
+    """An intent: a request a worker decides on (``covenant.cmd.*`` topics)."""
+
+    NAMESPACE: ClassVar[str] = "covenant.cmd"
+
+
+class Event(Message):
+    """A fact: what a worker decided, never updated or deleted (``covenant.evt.*``)."""
+
+    NAMESPACE: ClassVar[str] = "covenant.evt"

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import ClassVar
 
 from pydantic import Field
 
-from covenant.events.base import Message, Record
+from covenant.events.base import Command, Event, Record
 from covenant.events.refusals import Refusal
 from covenant.topics import DATASET_COMMANDS, DATASET_EVENTS
 
@@ -49,12 +48,8 @@ class DatasetLineage(Record):
     created_by: str
 
 
-class RegisterDataset(Message):
+class RegisterDataset(Command, type="dataset.register", topic=DATASET_COMMANDS):
     """Ask to register a dataset whose bytes are already a stored artifact."""
-
-    NAMESPACE: ClassVar[str] = "covenant.cmd"
-    TYPE: ClassVar[str] = "dataset.register"
-    TOPIC = DATASET_COMMANDS
 
     dataset_id: str
     artifact_id: str = Field(description="stored bytes of the dataset; the checksum source")
@@ -65,47 +60,31 @@ class RegisterDataset(Message):
     provenance_review: ProvenanceReview = ProvenanceReview.PENDING
 
 
-class DatasetRegistered(Message):
+class DatasetRegistered(Event, type="dataset.registered", topic=DATASET_EVENTS):
     """A dataset is registered; blocked for training until cleared when flagged."""
-
-    NAMESPACE: ClassVar[str] = "covenant.evt"
-    TYPE: ClassVar[str] = "dataset.registered"
-    TOPIC = DATASET_EVENTS
 
     lineage: DatasetLineage
     clearance: TrainingClearance
     block_reasons: list[str] = Field(default_factory=list)
 
 
-class DatasetRejected(Message):
+class DatasetRejected(Event, type="dataset.rejected", topic=DATASET_EVENTS):
     """A dataset registration was refused; nothing was registered."""
-
-    NAMESPACE: ClassVar[str] = "covenant.evt"
-    TYPE: ClassVar[str] = "dataset.rejected"
-    TOPIC = DATASET_EVENTS
 
     dataset_id: str
     reasons: list[str] = Field(description="the refusals' messages, for older readers")
     refusals: list[Refusal] = Field(default_factory=list)
 
 
-class ApproveDataset(Message):
+class ApproveDataset(Command, type="dataset.approve", topic=DATASET_COMMANDS):
     """Clear a blocked dataset for training (PII approved, provenance reviewed)."""
-
-    NAMESPACE: ClassVar[str] = "covenant.cmd"
-    TYPE: ClassVar[str] = "dataset.approve"
-    TOPIC = DATASET_COMMANDS
 
     dataset_id: str
     reason: str = Field(description="why it may train now; kept in the audit trail")
 
 
-class DatasetCleared(Message):
+class DatasetCleared(Event, type="dataset.cleared", topic=DATASET_EVENTS):
     """A blocked dataset may train from now on."""
-
-    NAMESPACE: ClassVar[str] = "covenant.evt"
-    TYPE: ClassVar[str] = "dataset.cleared"
-    TOPIC = DATASET_EVENTS
 
     dataset_id: str
     approved_by: str

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from pydantic import Field
 
-from covenant.events.base import Message
+from covenant.events.base import Event
 from covenant.topics import DEADLETTER
 
 
-class DeadLettered(Message):
+class DeadLettered(Event, type="record.dead_lettered", topic=DEADLETTER):
     """A record a worker gave up on, kept byte for byte so nothing is lost."""
-
-    NAMESPACE: ClassVar[str] = "covenant.evt"
-    TYPE: ClassVar[str] = "record.dead_lettered"
-    TOPIC = DEADLETTER
 
     worker: str
     source_topic: str

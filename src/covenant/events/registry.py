@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import ClassVar
 
 from pydantic import Field
 
-from covenant.events.base import Message, Record
+from covenant.events.base import Command, Event, Record
 from covenant.events.refusals import Refusal
 from covenant.topics import MODEL_COMMANDS, MODEL_EVENTS
 
@@ -47,12 +46,8 @@ class ModelRegistryEntry(Record):
     provenance: dict[str, str] = Field(default_factory=dict)
 
 
-class RegisterModel(Message):
+class RegisterModel(Command, type="model.register", topic=MODEL_COMMANDS):
     """Ask to register a model version."""
-
-    NAMESPACE: ClassVar[str] = "covenant.cmd"
-    TYPE: ClassVar[str] = "model.register"
-    TOPIC = MODEL_COMMANDS
 
     family: str
     version: str
@@ -65,22 +60,14 @@ class RegisterModel(Message):
     signature: bytes | None = None
 
 
-class ModelRegistered(Message):
+class ModelRegistered(Event, type="model.registered", topic=MODEL_EVENTS):
     """A model version exists, immutable from now on."""
-
-    NAMESPACE: ClassVar[str] = "covenant.evt"
-    TYPE: ClassVar[str] = "model.registered"
-    TOPIC = MODEL_EVENTS
 
     entry: ModelRegistryEntry
 
 
-class ModelRejected(Message):
+class ModelRejected(Event, type="model.rejected", topic=MODEL_EVENTS):
     """A registration was refused; nothing was registered."""
-
-    NAMESPACE: ClassVar[str] = "covenant.evt"
-    TYPE: ClassVar[str] = "model.rejected"
-    TOPIC = MODEL_EVENTS
 
     family: str
     version: str
