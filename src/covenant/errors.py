@@ -1,18 +1,36 @@
 """The one exception root of Covenant.
 
-Library errors (aiokafka, sqlite3, fastavro, pydantic) are translated at the adapter
-boundary into these, so callers handle one tree and the worker runtime can decide
-from ``retriable`` alone whether to try again or dead-letter::
+Library errors (aiokafka, sqlite3, fastavro, pydantic, asyncpg, botocore, httpx)
+are translated at the adapter boundary into these, so callers handle one tree and
+the worker runtime can decide from ``retriable`` alone whether to try again or
+dead-letter. Every error Covenant raises on purpose is in this tree (a test walks
+the package to hold it so); the ones defined beside the port they belong to are
+re-exported there::
 
-    CovenantError
-    ├── ConfigError              a setting or URL names something that cannot work
-    ├── ContractError            bytes or documents that break the event contract
-    │   ├── DecodeError          not single-object Avro, truncated, or wrong body
-    │   ├── UnknownSchemaError   fingerprint not in the schema registry
-    │   └── ValidationError      a document fails its schema (names the field)
-    ├── BusError                 the log failed (retriable unless noted)
-    │   └── FencedError          another instance owns this consumer group now
-    └── HandlerError             a worker's decision failed (retriable per instance)
+    CovenantError                      retriable: bool
+    ├── ConfigError                    a setting or URL names something that cannot work
+    ├── ContractError                  bytes or documents that break the event contract
+    │   ├── DecodeError                not single-object Avro, truncated, or wrong body
+    │   ├── UnknownSchemaError         fingerprint not in the schema registry (fingerprint)
+    │   └── ValidationError            a document fails its schema (field)
+    ├── BusError                       the log failed (retriable unless noted)
+    │   └── FencedError                another instance owns this consumer group now
+    ├── StoreError                     the read store failed (retriable)
+    ├── BlobError                      covenant.blobs: the artifact store refused or failed
+    │   ├── InvalidArtifactIdError     not sha256:<64 hex> (value)
+    │   ├── BlobNotFoundError          nothing stored at the id (artifact_id)
+    │   ├── ChecksumMismatchError      the bytes hash to something else (expected, actual, size)
+    │   ├── TooLargeError              over the upload limit (limit, received)
+    │   └── BlobStorageError           the storage backend failed (operation, code)
+    ├── SignatureError                 covenant.signing: a bad signature or key (key_id)
+    ├── AuditError                     covenant.audit: the trail is inconsistent
+    │   ├── DiscrepancyError           the first discrepancy found (discrepancy)
+    │   ├── ProofError                 an inclusion or consistency proof does not hold
+    │   └── WalkError                  bytes the fast export scanner will not vouch for (internal)
+    ├── GatewayError                   covenant.client: the gateway refused or is unreachable
+    │                                  (status, problem, refusals)
+    ├── StopRequestedError             a stop arrived while waiting out a store error (internal)
+    └── Problem                        covenant.gateway: an HTTP problem answer (status, kind)
 """
 
 from __future__ import annotations
@@ -79,5 +97,7 @@ class FencedError(BusError):
     retriable = False
 
 
-class HandlerError(CovenantError):
-    """A handler's decision failed; ``retriable`` says whether to try again."""
+class StoreError(CovenantError):
+    """The read store could not do what was asked; usually transient."""
+
+    retriable = True

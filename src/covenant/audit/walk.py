@@ -11,12 +11,17 @@ the exact verifier.
 
 from __future__ import annotations
 
+from covenant.audit.records import AuditError
+
 __all__ = ["WalkError", "length", "raw_varint", "skip_long", "walk_one", "walk_records"]
 
 
-class WalkError(Exception):
+class WalkError(AuditError):
     """Bytes the walker will not vouch for (malformed, or a shape it has no fast path
     for); never an error for the user: the exact verifier reads the file instead."""
+
+    def __init__(self, message: str = "bytes the fast scanner does not vouch for") -> None:
+        super().__init__(message)
 
 
 def raw_varint(data: bytes, i: int) -> tuple[int, int]:

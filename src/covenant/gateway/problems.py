@@ -45,11 +45,12 @@ TYPE_PREFIX = "urn:covenant:problem:"
 log = logging.getLogger("covenant.gateway")
 
 
-class Problem(HTTPException):
+class Problem(HTTPException, CovenantError):  # noqa: N818 - an RFC 9457 "problem"
     """An answer that is a problem document; raise it from a route.
 
     It is an ``HTTPException`` so that FastAPI passes it through untouched when it
-    is raised while the body is being read (the JSON size limit does that).
+    is raised while the body is being read (the JSON size limit does that), and a
+    ``CovenantError`` like every error Covenant raises on purpose.
 
     Args:
         status: the HTTP status.

@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlparse
 
-from covenant.errors import ConfigError
-from covenant.store.protocol import ReadStore, StoreError
+from covenant.errors import ConfigError, StoreError
+from covenant.store.protocol import ReadStore
 from covenant.store.views import (
     ArtifactView,
     DatasetApproval,

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from covenant.bus.protocol import Record, TopicPartition
-from covenant.errors import ContractError
+from covenant.errors import ContractError, CovenantError, StoreError
 from covenant.events.base import Message
 from covenant.events.codec import Codec
-from covenant.store.protocol import ReadStore, StoreError
+from covenant.store.protocol import ReadStore
 
 log = logging.getLogger("covenant.store.projector")
 
@@ -41,8 +41,11 @@ class ProjectionStats:
     unprojectable: int = 0
 
 
-class StopRequestedError(Exception):
+class StopRequestedError(CovenantError):
     """A stop was asked for while waiting out a store error; nothing was half-done."""
+
+    def __init__(self) -> None:
+        super().__init__("stop requested while waiting out a store error")
 
 
 class Projection:

@@ -14,11 +14,11 @@ from contextlib import AbstractAsyncContextManager
 from typing import ClassVar
 
 from covenant.bus.protocol import TopicPartition
+from covenant.errors import StoreError
 from covenant.events.base import Message
 from covenant.store import _queries
 from covenant.store._facts import project
 from covenant.store._schema import TABLES, Dialect, Tx, create_schema, drop_schema
-from covenant.store.protocol import StoreError
 from covenant.store.views import ArtifactView, DatasetView, Downstream, ModelView, Upstream
 
 _SCHEMA_LOCK = "schema"

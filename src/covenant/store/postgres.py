@@ -23,9 +23,9 @@ from typing import Any, ClassVar, Self
 
 import asyncpg  # type: ignore[import-untyped, unused-ignore]
 
+from covenant.errors import StoreError
 from covenant.store._schema import Dialect, Param
 from covenant.store._sql import SqlReadStore
-from covenant.store.protocol import StoreError
 
 _PERMANENT_CLASSES = frozenset({"22", "23", "28", "3D", "42"})
 _PLACEHOLDER = re.compile(r"\?")

@@ -23,18 +23,8 @@ from collections.abc import Sequence
 from typing import Protocol, Self
 
 from covenant.bus.protocol import TopicPartition
-from covenant.errors import CovenantError
 from covenant.events.base import Message
 from covenant.store.views import ArtifactView, DatasetView, Downstream, ModelView, Upstream
-
-
-class StoreError(CovenantError):
-    """The read store could not do what was asked; usually transient.
-
-    Kept here until ``covenant.errors`` declares it beside ``BusError``.
-    """
-
-    retriable = True
 
 
 class ReadStore(Protocol):

@@ -22,9 +22,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
+from covenant.errors import StoreError
 from covenant.store._schema import Dialect, Param, time_text
 from covenant.store._sql import SqlReadStore
-from covenant.store.protocol import StoreError
 
 # Errors that retrying cannot fix: the data or the SQL itself is wrong.
 _PERMANENT = (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.ProgrammingError)
