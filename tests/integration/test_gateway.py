@@ -25,7 +25,7 @@ import pytest
 
 from covenant.blobs import FolderBlobStore
 from covenant.bus import Bus, Outgoing, open_bus
-from covenant.catalog import workers as catalog_workers
+from covenant.catalog import decisions as catalog_decisions
 from covenant.catalog.state import CatalogState
 from covenant.client import GatewayClient, GatewayError
 from covenant.events.contract import default_codec
@@ -333,12 +333,12 @@ async def test_the_status_comes_from_the_refusal_code_not_its_wording(
     gw: Gateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The registry rewords every refusal; the gateway must answer exactly as before.
-    real = catalog_workers.model_refusals
+    real = catalog_decisions.model_refusals
 
     def reworded(command: RegisterModel, state: CatalogState) -> list[Refusal]:
         return [r.model_copy(update={"message": "nope"}) for r in real(command, state)]
 
-    monkeypatch.setattr(catalog_workers, "model_refusals", reworded)
+    monkeypatch.setattr(catalog_decisions, "model_refusals", reworded)
     weights_id = await artifact(gw)
     assert (await register_model(gw.client, "1.0.0", weights_id)).status_code == 201
     duplicate = problem(await register_model(gw.client, "1.0.0", weights_id), 409)

@@ -19,16 +19,11 @@ global tables, read from every partition whatever the group assigned (see
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from covenant.blobs.protocol import BlobStore, StoredBlob
-from covenant.catalog.decisions import (
-    approval_refusals,
-    block_reasons,
-    dataset_refusals,
-    model_id,
-    model_refusals,
-    name_problems,
-)
+from covenant.catalog import decisions
+from covenant.catalog.decisions import model_id
 from covenant.catalog.state import CatalogState
 from covenant.events.artifacts import ArtifactRejected, ArtifactStored, RecordArtifact
 from covenant.events.base import Message
@@ -60,6 +55,23 @@ from covenant.topics import (
 )
 
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+# What a registry entry takes over from the request as it is.
+_ENTRY_FIELDS = (
+    "family",
+    "version",
+    "code_ref",
+    "artifact_id",
+    "metrics",
+    "signer_id",
+    "signature",
+    "lineage",
+    "provenance",
+)
+
+
+def _copied(command: Message, *names: str) -> dict[str, Any]:
+    """The named fields of ``command``, as they are, for the fact it leads to."""
+    return {name: getattr(command, name) for name in names}
 
 
 def _reject_dataset(ctx: Context, dataset_id: str, refusals: list[Refusal]) -> None:
@@ -71,22 +83,19 @@ def _register_dataset(command: RegisterDataset, ctx: Context, state: CatalogStat
     key = command.meta.idempotency_key
     if known is not None and key is not None and known.idempotency_key == key:
         return  # a retry of a request already decided: nothing new to say
-    refusals = dataset_refusals(command, state)
+    refusals = decisions.dataset_refusals(command, state)
     if refusals:
         _reject_dataset(ctx, command.dataset_id, refusals)
         return
-    blocked = block_reasons(command)
+    blocked = decisions.block_reasons(command)
     ctx.emit(
         DatasetRegistered,
         lineage=DatasetLineage(
-            dataset_id=command.dataset_id,
-            source_refs=command.source_refs,
-            transformations=command.transformations,
             checksum=command.artifact_id,
-            license=command.license,
-            pii_flags=command.pii_flags,
             created_at=command.meta.occurred_at,
             created_by=command.meta.actor,
+            **_copied(command, "dataset_id", "source_refs", "transformations", "license"),
+            pii_flags=command.pii_flags,
         ),
         clearance=TrainingClearance.BLOCKED if blocked else TrainingClearance.ALLOWED,
         block_reasons=blocked,
@@ -94,7 +103,7 @@ def _register_dataset(command: RegisterDataset, ctx: Context, state: CatalogStat
 
 
 def _approve_dataset(command: ApproveDataset, ctx: Context, state: CatalogState) -> None:
-    refusals = approval_refusals(command, state)
+    refusals = decisions.approval_refusals(command, state)
     if refusals:
         _reject_dataset(ctx, command.dataset_id, refusals)
         return
@@ -132,7 +141,7 @@ def _register_model(command: RegisterModel, ctx: Context, state: CatalogState) -
     known = state.models.get(model_id(command.family, command.version), "")
     if key is not None and known == key:
         return  # a retry of a request already decided: nothing new to say
-    refusals = model_refusals(command, state)
+    refusals = decisions.model_refusals(command, state)
     if refusals:
         ctx.emit(
             ModelRejected,
@@ -146,18 +155,10 @@ def _register_model(command: RegisterModel, ctx: Context, state: CatalogState) -
         ModelRegistered,
         entry=ModelRegistryEntry(
             model_id=model_id(command.family, command.version),
-            family=command.family,
-            version=command.version,
-            code_ref=command.code_ref,
-            artifact_id=command.artifact_id,
-            metrics=command.metrics,
             created_at=command.meta.occurred_at,
             created_by=command.meta.actor,
             status=ModelStatus.DRAFT,
-            signer_id=command.signer_id,
-            signature=command.signature,
-            lineage=command.lineage,
-            provenance=command.provenance,
+            **_copied(command, *_ENTRY_FIELDS),
         ),
     )
 
@@ -191,7 +192,7 @@ async def check_claim(
     """
     refusals = [
         Refusal(code=RefusalCode.INVALID, field="name", message=f"invalid name: {p}")
-        for p in name_problems(command.name)
+        for p in decisions.name_problems(command.name)
     ]
     if _SHA256_HEX.fullmatch(command.claimed_sha256) is None:
         message = f"invalid hash: claimed sha256 {command.claimed_sha256!r} is not 64 lowercase hex"

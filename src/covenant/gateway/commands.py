@@ -3,17 +3,22 @@
 The bodies are the commands' fields without their metadata, spelled as in the
 Avro contract (camelCase); the gateway checks only their shape. Whether a version
 is SemVer, unique, or names lineage that exists is decided by the worker that owns
-the entity, so each rule lives in one place (``covenant.workers``) and an HTTP
+the entity, so each rule lives in one place (``covenant.catalog``) and an HTTP
 caller and a Kafka producer are judged alike. A test pins these bodies to the
 command models, so the contract and the HTTP API cannot drift apart.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
 from pydantic import Base64Bytes, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from covenant.events.base import Message
 from covenant.events.datasets import ProvenanceReview, RegisterDataset, Transformation
 from covenant.events.registry import ModelLineage, RegisterModel
 from covenant.gateway.context import (
@@ -31,7 +36,7 @@ from covenant.gateway.documents import (
     ModelRegisteredDoc,
 )
 from covenant.gateway.problems import Problem
-from covenant.gateway.verdicts import judge
+from covenant.gateway.verdicts import Link, judge
 
 
 class _Body(BaseModel):
@@ -74,77 +79,99 @@ class RegisterModelBody(_Body):
     signature: Base64Bytes | None = Field(default=None, description="base64")
 
 
-def add_command_routes(router: APIRouter, gateway: Gateway) -> None:
-    """Add ``POST /dataset/register``, ``POST /models/register``, ``GET /commands/{id}``."""
+@dataclass(frozen=True)
+class CommandRoute:
+    """One ``POST`` that publishes a command: what it is called, what it takes, and
+    where the entity it creates is read. Each capability declares its routes with
+    these, so every command endpoint answers alike (202 with a status link, or
+    ``?wait`` for 201 / a problem from the refusal codes)."""
+
+    path: str
+    name: str
+    tag: str
+    summary: str
+    description: str
+    body: type[_Body]
+    command: type[Message]
+    created: type[BaseModel]
+    subject: Callable[[Any], str]
+    resource: Callable[[Any], Link]
+
+
+def add_command_route(router: APIRouter, gateway: Gateway, route: CommandRoute) -> None:
+    """Mount ``route``: the body becomes ``route.command`` with fresh metadata."""
     producer = gateway.config.producer
 
-    @router.post(
-        "/dataset/register",
+    async def submit(
+        request: Request,
+        body: _Body,
+        wait: Wait = None,
+        actor: Actor = "anonymous",
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response:
+        command = route.command.create(
+            subject=route.subject(body),
+            actor=actor,
+            producer=producer,
+            idempotency_key=idempotency_key,
+            **body.model_dump(),
+        )
+        outcome = await gateway.submit(command, wait_s=gateway.wait_seconds(wait))
+        return gateway.answer(request, command, outcome, resource=route.resource(body))
+
+    # FastAPI reads the body's model from the annotation, so it names this route's.
+    submit.__annotations__["body"] = route.body
+    router.post(
+        route.path,
+        name=route.name,
+        tags=[route.tag],
+        summary=route.summary,
+        description=route.description,
+        status_code=202,
+        responses={
+            201: {"model": route.created, "description": "Created (with ?wait)"},
+            202: {"model": AcceptedDoc, "description": "Accepted; poll the status link"},
+            **problem_responses(400, 403, 404, 409, 413, 422, 500, 503),
+        },
+    )(submit)
+
+
+CATALOG_ROUTES = (
+    CommandRoute(
+        path="/dataset/register",
         name="register_dataset",
-        tags=["datasets"],
+        tag="datasets",
         summary="Register a dataset with its lineage",
         description="Publishes `dataset.register`. The datasets worker records the "
         "lineage with the uploaded bytes' checksum; data flagged for PII or without a "
         "passed provenance review is registered *blocked* for training.",
-        status_code=202,
-        responses={
-            201: {"model": DatasetRegisteredDoc, "description": "Registered (with ?wait)"},
-            202: {"model": AcceptedDoc, "description": "Accepted; poll the status link"},
-            **problem_responses(400, 409, 413, 422, 500, 503),
-        },
-    )
-    async def register_dataset(
-        request: Request,
-        body: RegisterDatasetBody,
-        wait: Wait = None,
-        actor: Actor = "anonymous",
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response:
-        wait_s = gateway.wait_seconds(wait)
-        command: RegisterDataset = RegisterDataset.create(
-            subject=f"dataset:{body.dataset_id}",
-            actor=actor,
-            producer=producer,
-            idempotency_key=idempotency_key,
-            **body.model_dump(),
-        )
-        outcome = await gateway.submit(command, wait_s=wait_s)
-        resource = ("get_dataset", {"dataset_id": body.dataset_id})
-        return gateway.answer(request, command, outcome, resource=resource)
-
-    @router.post(
-        "/models/register",
+        body=RegisterDatasetBody,
+        command=RegisterDataset,
+        created=DatasetRegisteredDoc,
+        subject=lambda body: f"dataset:{body.dataset_id}",
+        resource=lambda body: ("get_dataset", {"dataset_id": body.dataset_id}),
+    ),
+    CommandRoute(
+        path="/models/register",
         name="register_model",
-        tags=["models"],
+        tag="models",
         summary="Register a model version",
         description="Publishes `model.register`. The registry worker accepts a new "
         "SemVer version of the family whose artifact is stored and whose lineage "
         "names registered datasets and models; it starts as `draft`.",
-        status_code=202,
-        responses={
-            201: {"model": ModelRegisteredDoc, "description": "Registered (with ?wait)"},
-            202: {"model": AcceptedDoc, "description": "Accepted; poll the status link"},
-            **problem_responses(400, 409, 413, 422, 500, 503),
-        },
-    )
-    async def register_model(
-        request: Request,
-        body: RegisterModelBody,
-        wait: Wait = None,
-        actor: Actor = "anonymous",
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response:
-        wait_s = gateway.wait_seconds(wait)
-        command: RegisterModel = RegisterModel.create(
-            subject=f"model:{body.family}:{body.version}",
-            actor=actor,
-            producer=producer,
-            idempotency_key=idempotency_key,
-            **body.model_dump(),
-        )
-        outcome = await gateway.submit(command, wait_s=wait_s)
-        resource = ("get_model", {"model_id": f"{body.family}:{body.version}"})
-        return gateway.answer(request, command, outcome, resource=resource)
+        body=RegisterModelBody,
+        command=RegisterModel,
+        created=ModelRegisteredDoc,
+        subject=lambda body: f"model:{body.family}:{body.version}",
+        resource=lambda body: ("get_model", {"model_id": f"{body.family}:{body.version}"}),
+    ),
+)
+
+
+def add_command_routes(router: APIRouter, gateway: Gateway) -> None:
+    """Add ``POST /dataset/register``, ``POST /models/register``, ``GET /commands/{id}``."""
+    for route in CATALOG_ROUTES:
+        add_command_route(router, gateway, route)
 
     @router.get(
         "/commands/{command_id}",

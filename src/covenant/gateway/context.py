@@ -56,7 +56,9 @@ Wait = Annotated[
 
 _MEANINGS = {
     400: "Malformed request (bad JSON, or an artifact name that could escape a folder)",
-    404: "No such resource (yet: read models follow the log within moments)",
+    403: "Refused: forbidden, against a policy, or over a quota (refusal codes listed)",
+    404: "No such resource (yet: read models follow the log within moments), or the "
+    "command names an entity that does not exist",
     409: "Conflicts with what is registered (the id or version exists)",
     413: "Body over the configured limit; nothing was stored",
     422: "Invalid request, or refused by the worker that decides (reasons listed)",
