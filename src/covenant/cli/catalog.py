@@ -14,6 +14,7 @@ import json
 import mimetypes
 import tempfile
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -114,6 +115,34 @@ async def _artifact_of(
     return artifact_id
 
 
+@dataclass(frozen=True)
+class Submission:
+    """A registration the CLI sends to the gateway: where, how long to wait, with
+    which idempotency key, and how to show the answer."""
+
+    ctx: typer.Context
+    path: str
+    wait: float
+    key: str | None
+    json_out: bool
+
+    def with_artifact(
+        self, document: dict[str, Any], artifact: str | None, file: Path | None, *, title: str
+    ) -> None:
+        """Send ``document`` naming the bytes given by id (``--artifact``) or by a
+        file uploaded first (``--file``); exactly one of the two."""
+        if (artifact is None) == (file is None):
+            err.print("[red]error:[/red] give exactly one of --artifact sha256:… or --file PATH")
+            raise typer.Exit(2)
+
+        async def run(client: GatewayClient) -> dict[str, Any]:
+            artifact_id = await _artifact_of(client, artifact, file, self.wait)
+            body = {**document, "artifactId": artifact_id}
+            return await client.post(self.path, body, wait_s=self.wait, key=self.key)
+
+        _show(_call(self.ctx, run), self.json_out, title)
+
+
 @artifacts_app.command("put")
 def artifacts_put(
     ctx: typer.Context,
@@ -202,29 +231,22 @@ def datasets_register(
 ) -> None:
     """Register a dataset with its lineage. Covenant takes the checksum from the
     stored bytes, never from you: give --artifact or --file."""
-    if (artifact is None) == (file is None):
-        err.print("[red]error:[/red] give exactly one of --artifact sha256:… or --file PATH")
-        raise typer.Exit(2)
     try:
         steps = [json.loads(t) for t in transformation]
     except json.JSONDecodeError as exc:
         err.print(f"[red]error:[/red] --transformation is not JSON: {exc}")
         raise typer.Exit(2) from exc
 
-    async def run(client: GatewayClient) -> dict[str, Any]:
-        artifact_id = await _artifact_of(client, artifact, file, wait)
-        document = {
-            "datasetId": dataset_id,
-            "artifactId": artifact_id,
-            "sourceRefs": source,
-            "transformations": steps,
-            "license": license_,
-            "piiFlags": pii,
-            "provenanceReview": "passed" if reviewed else "pending",
-        }
-        return await client.post("/dataset/register", document, wait_s=wait, key=key)
-
-    _show(_call(ctx, run), json_out, f"dataset {dataset_id}")
+    document = {
+        "datasetId": dataset_id,
+        "sourceRefs": source,
+        "transformations": steps,
+        "license": license_,
+        "piiFlags": pii,
+        "provenanceReview": "passed" if reviewed else "pending",
+    }
+    sent = Submission(ctx, "/dataset/register", wait=wait, key=key, json_out=json_out)
+    sent.with_artifact(document, artifact, file, title=f"dataset {dataset_id}")
 
 
 @datasets_app.command("show")
@@ -262,29 +284,22 @@ def models_register(
     json_out: Json = False,
 ) -> None:
     """Register a model version with its lineage; versions are immutable."""
-    if (artifact is None) == (file is None):
-        err.print("[red]error:[/red] give exactly one of --artifact sha256:… or --file PATH")
-        raise typer.Exit(2)
     try:
         metrics = {k: float(v) for k, v in _pairs(metric, "--metric").items()}
     except ValueError as exc:
         err.print(f"[red]error:[/red] a --metric value is not a number: {exc}")
         raise typer.Exit(2) from exc
 
-    async def run(client: GatewayClient) -> dict[str, Any]:
-        artifact_id = await _artifact_of(client, artifact, file, wait)
-        document = {
-            "family": family,
-            "version": version,
-            "codeRef": code_ref,
-            "artifactId": artifact_id,
-            "metrics": metrics,
-            "lineage": {"datasetRefs": dataset, "parentModels": parent},
-            "provenance": _pairs(provenance, "--provenance"),
-        }
-        return await client.post("/models/register", document, wait_s=wait, key=key)
-
-    _show(_call(ctx, run), json_out, f"model {family}:{version}")
+    document = {
+        "family": family,
+        "version": version,
+        "codeRef": code_ref,
+        "metrics": metrics,
+        "lineage": {"datasetRefs": dataset, "parentModels": parent},
+        "provenance": _pairs(provenance, "--provenance"),
+    }
+    sent = Submission(ctx, "/models/register", wait=wait, key=key, json_out=json_out)
+    sent.with_artifact(document, artifact, file, title=f"model {family}:{version}")
 
 
 @models_app.command("show")
