@@ -16,6 +16,7 @@ import asyncio
 import io
 import json
 import random
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,29 +83,38 @@ class DemoResult:
         return asdict(self)
 
 
+def _leaves(value: dict[str, Any]) -> str:
+    first = value["firstLeaf"]
+    return f"leaves {first}-{first + len(value['leaves']) - 1} appended to the audit tree"
+
+
+def _clearance(value: dict[str, Any]) -> str:
+    reasons = "; ".join(value["blockReasons"])
+    return f"clearance={value['clearance']}" + (f" ({reasons})" if reasons else "")
+
+
+# One line per record type, for people; each capability adds its own.
+_SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "dataset.registered": _clearance,
+    "dataset.rejected": lambda v: "rejected: " + "; ".join(v["reasons"]),
+    "model.rejected": lambda v: "rejected: " + "; ".join(v["reasons"]),
+    "model.registered": lambda v: f"{v['entry']['modelId']} status={v['entry']['status']}",
+    "artifact.stored": lambda v: f"{v['artifactId'][:23]}… {v['sizeBytes']} bytes",
+    "artifact.rejected": lambda v: f"rejected: {v['reason']}",
+    "audit.leaves_appended": _leaves,
+    "audit.checkpoint_signed": lambda v: (
+        f"checkpoint: tree size {v['treeSize']} signed by {v['keyId']}"
+    ),
+    "record.dead_lettered": lambda v: f"{v['errorClass']}: {v['error'][:70]}",
+}
+
+
 def summarize(value: dict[str, Any]) -> str:
     """A short human reading of a decoded record."""
     kind = value["meta"]["type"]
-    if kind == "dataset.registered":
-        reasons = "; ".join(value["blockReasons"])
-        return f"clearance={value['clearance']}" + (f" ({reasons})" if reasons else "")
-    if kind in ("dataset.rejected", "model.rejected"):
-        return "rejected: " + "; ".join(value["reasons"])
-    if kind == "model.registered":
-        entry = value["entry"]
-        return f"{entry['modelId']} status={entry['status']}"
-    if kind == "artifact.stored":
-        return f"{value['artifactId'][:23]}… {value['sizeBytes']} bytes"
-    if kind == "artifact.rejected":
-        return f"rejected: {value['reason']}"
-    if kind == "audit.leaves_appended":
-        first = value["firstLeaf"]
-        return f"leaves {first}-{first + len(value['leaves']) - 1} appended to the audit tree"
-    if kind == "audit.checkpoint_signed":
-        return f"checkpoint: tree size {value['treeSize']} signed by {value['keyId']}"
-    if kind == "record.dead_lettered":
-        return f"{value['errorClass']}: {value['error'][:70]}"
-    if kind.endswith(".register") or kind.endswith(".record"):
+    if kind in _SUMMARIES:
+        return _SUMMARIES[kind](value)
+    if kind.endswith((".register", ".record")):
         return f"asked by {value['meta']['actor']}"
     return ""
 
