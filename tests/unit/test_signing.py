@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 
-from covenant.errors import ConfigError
+from covenant.errors import ConfigError, CovenantError
 from covenant.signing import (
     LocalKeySigner,
     SignatureError,
@@ -118,6 +118,15 @@ def test_verify_rejects_unusable_public_keys(signer: LocalKeySigner) -> None:
     assert issubclass(SignatureError, ValueError)
 
 
+def test_signature_errors_are_non_retriable_covenant_errors() -> None:
+    """The worker runtime retries anything that is not a non-retriable CovenantError."""
+    error = SignatureError("forged", key_id="ed25519:0123456789abcdef")
+    assert isinstance(error, CovenantError)
+    assert not error.retriable
+    assert error.key_id == "ed25519:0123456789abcdef"
+    assert str(error) == "forged"
+
+
 # --- Key ids ---
 
 
@@ -205,6 +214,15 @@ def test_generate_refuses_to_follow_a_symlink(tmp_path: Path) -> None:
 def test_generate_reports_a_missing_directory(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot create key file"):
         LocalKeySigner.generate(tmp_path / "no-such-dir" / "k.pem")
+
+
+def test_a_path_no_file_can_have_is_a_config_error(tmp_path: Path) -> None:
+    """A NUL byte makes ``os.open`` raise ValueError, not OSError; it must not leak."""
+    impossible = tmp_path / "bad\0name.pem"
+    with pytest.raises(ConfigError, match=r"cannot create key file .*embedded null byte"):
+        LocalKeySigner.generate(impossible)
+    with pytest.raises(ConfigError, match=r"cannot open key file .*embedded null byte"):
+        LocalKeySigner(impossible)
 
 
 @pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660, 0o606, 0o620, 0o602, 0o610])
