@@ -21,11 +21,10 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 
-from covenant.errors import ConfigError
+from covenant.errors import ConfigError, CovenantError
 from covenant.signing import (
     LocalKeySigner,
     SignatureError,
-    Signer,
     key_id_for,
     verify_signature,
 )
@@ -57,46 +56,11 @@ def _ed25519_pem(key: Ed25519PrivateKey | None = None) -> bytes:
 # --- Sign and verify ---
 
 
-async def test_sign_verify_roundtrip(signer: LocalKeySigner) -> None:
-    signature = await signer.sign(MESSAGE)
-    assert len(signature) == 64
-    verify_signature(public_key_pem=signer.public_key_pem(), message=MESSAGE, signature=signature)
-    # Ed25519 is deterministic: the same message gives the same signature.
-    assert await signer.sign(MESSAGE) == signature
-    empty = await signer.sign(b"")
-    verify_signature(public_key_pem=signer.public_key_pem(), message=b"", signature=empty)
-
-
-async def test_signature_from_another_key_is_rejected(
-    signer: LocalKeySigner, tmp_path: Path
-) -> None:
-    other = LocalKeySigner.generate(tmp_path / "other.pem")
-    signature = await signer.sign(MESSAGE)
-    with pytest.raises(SignatureError, match=re.escape(other.key_id)) as excinfo:
-        verify_signature(
-            public_key_pem=other.public_key_pem(), message=MESSAGE, signature=signature
-        )
-    assert excinfo.value.key_id == other.key_id
-
-
-async def test_tampered_message_is_rejected(signer: LocalKeySigner) -> None:
-    signature = await signer.sign(MESSAGE)
-    for tampered in (MESSAGE + b"x", MESSAGE[:-1], MESSAGE.replace(b"42", b"43"), b""):
-        with pytest.raises(SignatureError, match="does not verify under key") as excinfo:
-            verify_signature(
-                public_key_pem=signer.public_key_pem(), message=tampered, signature=signature
-            )
-        assert excinfo.value.key_id == signer.key_id
-
-
-async def test_tampered_or_malformed_signature_is_rejected(signer: LocalKeySigner) -> None:
+async def test_malformed_signature_is_rejected(signer: LocalKeySigner) -> None:
+    """A flipped bit is the contract suite's (tests/conformance/test_signer.py); the
+    length check is verify_signature's own, whoever signed."""
     signature = await signer.sign(MESSAGE)
     pem = signer.public_key_pem()
-    for i in (0, 31, 32, 63):
-        bad = bytearray(signature)
-        bad[i] ^= 0x01
-        with pytest.raises(SignatureError, match=re.escape(signer.key_id)):
-            verify_signature(public_key_pem=pem, message=MESSAGE, signature=bytes(bad))
     for wrong_length in (b"", signature[:-1], signature + b"\x00"):
         with pytest.raises(SignatureError, match="not the 64 of an Ed25519 signature"):
             verify_signature(public_key_pem=pem, message=MESSAGE, signature=wrong_length)
@@ -118,18 +82,21 @@ def test_verify_rejects_unusable_public_keys(signer: LocalKeySigner) -> None:
     assert issubclass(SignatureError, ValueError)
 
 
+def test_signature_errors_are_non_retriable_covenant_errors() -> None:
+    """The worker runtime retries anything that is not a non-retriable CovenantError."""
+    error = SignatureError("forged", key_id="ed25519:0123456789abcdef")
+    assert isinstance(error, CovenantError)
+    assert not error.retriable
+    assert error.key_id == "ed25519:0123456789abcdef"
+    assert str(error) == "forged"
+
+
 # --- Key ids ---
 
 
-def test_key_id_is_stable_and_derived_from_the_raw_public_key(
-    signer: LocalKeySigner, key_path: Path, tmp_path: Path
-) -> None:
-    assert re.fullmatch(r"ed25519:[0-9a-f]{16}", signer.key_id)
-    reloaded = LocalKeySigner(key_path)
-    assert reloaded.key_id == signer.key_id
-    assert reloaded.public_key_pem() == signer.public_key_pem()
-    assert key_id_for(signer.public_key_pem()) == signer.key_id
-
+def test_key_id_of_a_key_file_is_derived_from_its_raw_public_key(tmp_path: Path) -> None:
+    """Stability and derivation for every signer are in the contract suite; this pins the
+    id of a key file written by someone else, and key_id_for's indifference to framing."""
     private = Ed25519PrivateKey.generate()
     raw = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     expected = "ed25519:" + hashlib.sha256(raw).hexdigest()[:16]
@@ -138,7 +105,6 @@ def test_key_id_is_stable_and_derived_from_the_raw_public_key(
     # The id depends on the key, not on the PEM's framing.
     pem = private.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
     assert key_id_for(pem.replace(b"\n", b"\r\n")) == expected
-    assert LocalKeySigner.generate(tmp_path / "another.pem").key_id != signer.key_id
 
 
 def test_known_key_id_vector(tmp_path: Path) -> None:
@@ -207,6 +173,15 @@ def test_generate_reports_a_missing_directory(tmp_path: Path) -> None:
         LocalKeySigner.generate(tmp_path / "no-such-dir" / "k.pem")
 
 
+def test_a_path_no_file_can_have_is_a_config_error(tmp_path: Path) -> None:
+    """A NUL byte makes ``os.open`` raise ValueError, not OSError; it must not leak."""
+    impossible = tmp_path / "bad\0name.pem"
+    with pytest.raises(ConfigError, match=r"cannot create key file .*embedded null byte"):
+        LocalKeySigner.generate(impossible)
+    with pytest.raises(ConfigError, match=r"cannot open key file .*embedded null byte"):
+        LocalKeySigner(impossible)
+
+
 @pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660, 0o606, 0o620, 0o602, 0o610])
 def test_load_refuses_a_key_file_others_can_access(key_path: Path, mode: int) -> None:
     _write_key(key_path, _ed25519_pem(), mode)
@@ -255,13 +230,7 @@ def test_private_key_is_not_exposed(signer: LocalKeySigner, key_path: Path) -> N
     assert text == f"LocalKeySigner(key_id={signer.key_id!r}, path={str(key_path)!r})"
     assert body not in text
     assert str(signer) == text
-    for name in dir(signer):
-        if name.startswith("_"):
-            continue
-        value = getattr(signer, name)
-        assert not isinstance(value, Ed25519PrivateKey), name
-        if isinstance(value, bytes):
-            assert b"PRIVATE" not in value, name
+    # What every signer's public attributes must not hold is the contract suite's.
     assert not hasattr(signer, "__dict__")
     with pytest.raises(TypeError, match="cannot be pickled"):
         pickle.dumps(signer)
@@ -269,10 +238,3 @@ def test_private_key_is_not_exposed(signer: LocalKeySigner, key_path: Path) -> N
         copy.copy(signer)
     with pytest.raises(TypeError, match="cannot be pickled"):
         copy.deepcopy(signer)
-
-
-def test_local_signer_satisfies_the_protocol(signer: LocalKeySigner) -> None:
-    port: Signer = signer  # checked statically by mypy
-    assert isinstance(port, Signer)
-    assert port.algorithm == "ed25519"
-    assert port.key_id == signer.key_id

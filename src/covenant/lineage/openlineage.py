@@ -8,16 +8,25 @@ its training job that read its datasets and parent models and wrote the model.
 The run id is the Covenant event id (a UUIDv7), so a lineage tool links straight
 back to the audit trail. Pure functions: the ``openlineage`` worker puts the
 result on a topic and ``covenant lineage export`` writes it to a file.
+
+Every event validates against the official OpenLineage JSON schemas it names
+(``tests/openlineage_schema.py`` checks them), and sources that are locations get the
+dataset namespace and name every other OpenLineage producer gives them
+(:mod:`covenant.lineage._naming`); the datasets and models Covenant registers, and
+sources that name no location, live in the ``covenant`` namespace.
 """
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC
 from typing import Any
-from urllib.parse import urlparse
 
 from covenant.events.base import Message
 from covenant.events.datasets import DatasetRegistered
 from covenant.events.registry import ModelRegistered
+from covenant.lineage._code import source_code_location
+from covenant.lineage._naming import location_dataset
 
 NAMESPACE = "covenant"
 PRODUCER = "https://github.com/covenant-ml/covenant/tree/v0.1.0"
@@ -35,20 +44,36 @@ def _covenant_facet(**fields: Any) -> dict[str, Any]:
 
 
 def _source(ref: str) -> dict[str, Any]:
-    """An input named by URI keeps its scheme and host as the namespace, the way
-    OpenLineage names datasets (``s3://bucket``, ``postgres://host``)."""
-    parsed = urlparse(ref)
-    if parsed.scheme and parsed.netloc:
-        return {"namespace": f"{parsed.scheme}://{parsed.netloc}", "name": parsed.path or "/"}
-    return {"namespace": NAMESPACE, "name": ref}
+    """An input by OpenLineage's naming conventions when it is a location
+    (``s3://bucket`` + object key, ``file`` + path), else by its name in ours."""
+    identifier = location_dataset(ref)
+    if identifier is None:
+        return {"namespace": NAMESPACE, "name": ref}
+    namespace, name = identifier
+    return {"namespace": namespace, "name": name}
+
+
+def _run_id(event_id: str) -> str:
+    """The event id when it is a UUID, as the schema requires; else a UUID derived from it.
+
+    Covenant writes UUIDv7 ids, but a record from another producer may carry any string,
+    and one odd id must not make the whole run event invalid.
+    """
+    try:
+        return str(uuid.UUID(event_id))
+    except ValueError:
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"urn:covenant:event:{event_id}"))
 
 
 def _envelope(message: Message, job: dict[str, Any]) -> dict[str, Any]:
+    occurred_at = message.meta.occurred_at
+    if occurred_at.tzinfo is None:  # the contract says UTC; RFC 3339 needs the offset
+        occurred_at = occurred_at.replace(tzinfo=UTC)
     return {
         "eventType": "COMPLETE",
-        "eventTime": message.meta.occurred_at.isoformat(),
+        "eventTime": occurred_at.isoformat(),
         "run": {
-            "runId": message.meta.event_id,
+            "runId": _run_id(message.meta.event_id),
             "facets": {
                 "covenant": _covenant_facet(
                     eventType=message.meta.type,
@@ -95,12 +120,12 @@ def run_event(message: Message) -> dict[str, Any] | None:
         return event
     if isinstance(message, ModelRegistered):
         entry = message.entry
-        repo, _, commit = entry.code_ref.partition("#")
-        job_facets = {
-            "sourceCodeLocation": _facet(
-                "SourceCodeLocationJobFacet", type="git", url=repo, version=commit or None
-            )
-        }
+        location = source_code_location(entry.code_ref)
+        job_facets = (
+            {}
+            if location is None
+            else {"sourceCodeLocation": _facet("SourceCodeLocationJobFacet", **location)}
+        )
         event = _envelope(
             message, {"namespace": NAMESPACE, "name": f"train:{entry.family}", "facets": job_facets}
         )

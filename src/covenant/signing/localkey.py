@@ -113,6 +113,8 @@ class LocalKeySigner:
             _fail(f"key file {target} already exists; refusing to overwrite a signing key")
         except OSError as exc:
             _fail(f"cannot create key file {target}: {exc.strerror}")
+        except ValueError as exc:  # a NUL byte in the path, which no file name can hold
+            _fail(f"cannot create key file {str(target)!r}: {exc}")
         try:
             os.fchmod(fd, _KEY_FILE_MODE)  # exactly 0600, whatever the umask
             view = memoryview(pem)
@@ -185,6 +187,8 @@ def _read_private_key_file(path: Path) -> bytes:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as exc:
         _fail(f"cannot open key file {path}: {exc.strerror}")
+    except ValueError as exc:  # a NUL byte in the path, which no file name can hold
+        _fail(f"cannot open key file {str(path)!r}: {exc}")
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):

@@ -23,6 +23,8 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_public_key,
 )
 
+from covenant.errors import CovenantError
+
 __all__ = [
     "ED25519",
     "ED25519_SIGNATURE_SIZE",
@@ -43,8 +45,13 @@ ED25519_SIGNATURE_SIZE: Final = 64
 """Length in bytes of an Ed25519 signature (RFC 8032)."""
 
 
-class SignatureError(ValueError):
+class SignatureError(CovenantError, ValueError):
     """A signature, or the public key it is checked with, is not acceptable.
+
+    A :class:`~covenant.errors.CovenantError` like every error Covenant raises on purpose,
+    and never retriable: the same bytes fail the same way every time, so the worker
+    runtime dead-letters at once instead of retrying. Still a ``ValueError`` for callers
+    that caught it as one.
 
     Attributes:
         key_id: The id of the key the signature was checked against, so an operator
