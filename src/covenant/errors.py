@@ -23,9 +23,9 @@ re-exported there::
     │   ├── TooLargeError              over the upload limit (limit, received)
     │   └── BlobStorageError           the storage backend failed (operation, code)
     ├── SignatureError                 covenant.signing: a bad signature or key (key_id)
-    ├── AuditError                     covenant.audit: the trail is inconsistent
+    ├── AuditError                     the audit trail is inconsistent (covenant.audit)
     │   ├── DiscrepancyError           the first discrepancy found (discrepancy)
-    │   ├── ProofError                 an inclusion or consistency proof does not hold
+    │   ├── ProofError                 a Merkle proof does not hold (also a ValueError)
     │   └── WalkError                  bytes the fast export scanner will not vouch for (internal)
     ├── GatewayError                   covenant.client: the gateway refused or is unreachable
     │                                  (status, problem, refusals)
@@ -101,3 +101,10 @@ class StoreError(CovenantError):
     """The read store could not do what was asked; usually transient."""
 
     retriable = True
+
+
+class AuditError(CovenantError):
+    """The audit trail is inconsistent, or an audit operation cannot be done.
+
+    Never retriable: retrying cannot make a tampered or incomplete trail whole.
+    """

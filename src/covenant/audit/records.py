@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from covenant.audit.merkle import leaf_hash
-from covenant.errors import ContractError, CovenantError
+from covenant.errors import AuditError, ContractError
 from covenant.events.audit import CheckpointSigned, LeavesAppended, checkpoint_message
 from covenant.events.base import Message
 from covenant.events.codec import Codec
@@ -48,13 +48,6 @@ __all__ = [
 ]
 
 AUDIT_TYPES: tuple[type[Message], ...] = (LeavesAppended, CheckpointSigned)
-
-
-class AuditError(CovenantError):
-    """The audit trail is inconsistent, or an audit operation cannot be done.
-
-    Never retriable: retrying cannot make a tampered or incomplete trail whole.
-    """
 
 
 def audited_topics(topics: Sequence[Topic]) -> tuple[Topic, ...]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from covenant.audit.merkle._hashing import EMPTY_ROOT, HASH_SIZE, NODE_PREFIX, SHA256
+from covenant.errors import AuditError
 
 
-class ProofError(ValueError):
+class ProofError(AuditError, ValueError):
     """A Merkle proof, or the checkpoint values it is checked against, did not verify.
 
     The message names the check that failed (a size out of range, a node of the wrong
