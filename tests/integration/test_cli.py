@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from openlineage_schema import assert_valid_openlineage
+
 
 def covenant(*args: str, home: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -58,6 +60,8 @@ def test_demo_json_shows_commands_turned_into_events(tmp_path: Path) -> None:
         home=tmp_path / "demo",
     )
     runs = [json.loads(line)["record"] for line in tail.stdout.splitlines()]
+    for run in runs:  # each one valid OpenLineage, by the official JSON schemas
+        assert_valid_openlineage(run)
     assert sorted(r["job"]["name"] for r in runs) == [
         "prepare:imagenet-mini:v1",
         "prepare:support-chats:v3",
