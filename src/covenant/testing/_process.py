@@ -3,6 +3,7 @@ process group it runs in (its children too), by force when it will not stop."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -16,14 +17,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def stop_group(proc: subprocess.Popen[bytes], *, kill: bool = False, timeout_s: float) -> None:
-    """SIGTERM (or SIGKILL with ``kill``) the process group and wait; SIGKILL it
-    when it has not exited within ``timeout_s``. Nothing happens if it already exited."""
+def stop_group(
+    proc: subprocess.Popen[bytes],
+    *,
+    sig: signal.Signals = signal.SIGTERM,
+    timeout_s: float,
+) -> None:
+    """Send ``sig`` to the process group and wait; SIGKILL it when it has not
+    exited within ``timeout_s``. Nothing happens if it already exited."""
     if proc.poll() is not None:
         return
-    os.killpg(proc.pid, signal.SIGKILL if kill else signal.SIGTERM)
+    with contextlib.suppress(ProcessLookupError):  # it exited just now
+        os.killpg(proc.pid, sig)
     try:
         proc.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()

@@ -10,13 +10,11 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import time
 import uuid
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
-from covenant.testing._process import free_port, stop_group
+from covenant.testing._process import free_port
+from covenant.testing._service import LocalService
 
 __all__ = ["LocalKafka", "free_port"]
 
@@ -53,22 +51,30 @@ auto.create.topics.enable=false
 """
 
 
-class LocalKafka:
+class LocalKafka(LocalService):
     """Start, stop, kill and restart one broker.
 
     Args:
         libs: folder with the Kafka jars (``deploy/kafka/fetch.sh`` prints it).
         workdir: where config, data and the broker log go.
         heap: JVM heap, small by default: tests need little.
+        port: the client port (a free one if None). Give one to start the broker
+            where clients are already waiting for it, as the outage tests do.
     """
 
-    def __init__(self, libs: Path, workdir: Path, *, heap: str = "768m") -> None:
+    name = "Kafka"
+    start_timeout_s = 60.0
+    stop_timeout_s = 30.0
+
+    def __init__(
+        self, libs: Path, workdir: Path, *, heap: str = "768m", port: int | None = None
+    ) -> None:
+        super().__init__()
         self.libs = libs
         self.workdir = workdir
         self.heap = heap
-        self.port = free_port()
+        self.port = free_port() if port is None else port
         self.controller = free_port()
-        self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -80,7 +86,12 @@ class LocalKafka:
 
     @property
     def log_file(self) -> Path:
+        """The broker's own log (log4j); its console output is ``output_file``."""
         return self.workdir / "broker.log"
+
+    @property
+    def output_file(self) -> Path:
+        return self.workdir / "stdout.log"
 
     def _java(self, main: str, *args: str) -> list[str]:
         java = shutil.which("java")
@@ -120,44 +131,17 @@ class LocalKafka:
                 capture_output=True,
             )
 
-    def start(self, *, timeout_s: float = 60.0) -> None:
-        """Start the broker and wait until it accepts connections."""
+    def prepare(self) -> None:
         if not (self.workdir / "server.properties").exists():
             self.format()
-        out = (self.workdir / "stdout.log").open("ab")
-        self._proc = subprocess.Popen(
-            self._java("kafka.Kafka", str(self.workdir / "server.properties")),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise RuntimeError(f"Kafka exited at start; see {self.workdir}/stdout.log")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"Kafka did not listen on {self.port} within {timeout_s} s")
 
-    def stop(self, *, kill: bool = False) -> None:
-        """Stop (SIGTERM, or SIGKILL with ``kill``) and wait for the process."""
-        if self._proc is None:
-            return
-        proc, self._proc = self._proc, None
-        stop_group(proc, kill=kill, timeout_s=30)
+    def command(self) -> list[str]:
+        return self._java("kafka.Kafka", str(self.workdir / "server.properties"))
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def is_ready(self) -> bool:
+        """Accepting connections on the client port."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return True
+        except OSError:
+            return False

@@ -1,9 +1,11 @@
 """A throwaway PostgreSQL server run as a local process.
 
 For tests on machines without a Docker engine: ``initdb`` into a fresh temporary
-folder, ``pg_ctl start`` on a free loopback port with the Unix socket inside that
-folder (so nothing touches ``/var/run/postgresql``), trust authentication for the
-superuser ``postgres``, and everything removed on ``stop``.
+folder, then the postmaster itself in the foreground (not ``pg_ctl``, which would
+detach it from the process group that ``stop`` signals) on a free loopback port
+with the Unix socket inside that folder (so nothing touches
+``/var/run/postgresql``), trust authentication for the superuser ``postgres``,
+and everything removed on ``stop``.
 
 PostgreSQL refuses to run as root. When we are root, the folder is handed to the
 ``postgres`` system user and the server commands run as that user; the client
@@ -20,22 +22,23 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from covenant.testing._process import free_port
+from covenant.testing._service import LocalService
 
 _INSTALL_HINT = (
-    "PostgreSQL server binaries (initdb, pg_ctl) were not found; "
+    "PostgreSQL server binaries (initdb, postgres) were not found; "
     "apt-get install postgresql (or pass bindir=)"
 )
 
 
 def find_bindir() -> Path:
-    """The folder with ``initdb`` and ``pg_ctl``: ``pg_config --bindir`` first, then
+    """The folder with ``initdb`` and ``postgres``: ``pg_config --bindir`` first, then
     the newest ``/usr/lib/postgresql/*/bin`` (Debian keeps them off ``PATH``), then
     ``PATH``.
 
@@ -55,12 +58,12 @@ def find_bindir() -> Path:
     if initdb is not None:
         candidates.append(Path(initdb).parent)
     for bindir in candidates:
-        if (bindir / "initdb").is_file() and (bindir / "pg_ctl").is_file():
+        if (bindir / "initdb").is_file() and (bindir / "postgres").is_file():
             return bindir
     raise RuntimeError(_INSTALL_HINT)
 
 
-class LocalPostgres:
+class LocalPostgres(LocalService):
     """Start and stop one throwaway server; usable as a context manager.
 
     Args:
@@ -70,9 +73,17 @@ class LocalPostgres:
         database: the database created at start, which ``dsn`` names.
     """
 
+    name = "PostgreSQL"
+    start_timeout_s = 60.0
+    stop_timeout_s = 30.0
+    # The immediate shutdown (``pg_ctl stop -m immediate``): no checkpoint, since
+    # the data is thrown away a moment later.
+    stop_signal = signal.SIGQUIT
+
     def __init__(
         self, *, bindir: Path | None = None, parent: Path | None = None, database: str = "covenant"
     ) -> None:
+        super().__init__()
         self.bindir = bindir
         self.parent = parent
         self.database = database
@@ -89,61 +100,79 @@ class LocalPostgres:
         """Connection URL of ``database`` on this server."""
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
-    def start(self, *, timeout_s: int = 60) -> None:
-        """initdb, start, and create ``database``; idempotent while running."""
-        if self.workdir is not None:
-            return
+    @property
+    def output_file(self) -> Path:
+        if self.workdir is None:
+            raise RuntimeError("the server has no folder before start()")
+        return self.workdir / "server.log"
+
+    def prepare(self) -> None:
+        """A fresh folder (handed to ``postgres`` when we are root) and initdb."""
         bindir = self.bindir = self.bindir or find_bindir()
-        workdir = Path(tempfile.mkdtemp(prefix="covenant-pg-", dir=self.parent))
-        self.workdir = workdir
+        workdir = self.workdir = Path(tempfile.mkdtemp(prefix="covenant-pg-", dir=self.parent))
+        if os.geteuid() == 0:
+            try:
+                user = pwd.getpwnam("postgres")
+            except KeyError:
+                raise RuntimeError(
+                    "PostgreSQL refuses to run as root and there is no 'postgres' user "
+                    "to run it as; apt-get install postgresql creates one"
+                ) from None
+            os.chown(workdir, user.pw_uid, user.pw_gid)
+            self._as_user = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+        self.port = free_port()
+        self._server(
+            bindir / "initdb",
+            "-D",
+            str(workdir / "data"),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        )
+
+    def command(self) -> list[str]:
+        """The postmaster in the foreground, so stopping its group stops it."""
+        if self.bindir is None or self.workdir is None:
+            raise RuntimeError("prepare() first")
+        settings = {
+            "listen_addresses": "127.0.0.1",
+            "fsync": "off",
+            "full_page_writes": "off",
+            "synchronous_commit": "off",
+            "max_connections": "200",
+        }
+        return [
+            str(self.bindir / "postgres"),
+            "-D",
+            str(self.workdir / "data"),
+            "-p",
+            str(self.port),
+            "-k",
+            str(self.workdir),
+            *(arg for name, value in settings.items() for arg in ("-c", f"{name}={value}")),
+        ]
+
+    def popen_options(self) -> dict[str, Any]:
+        return {"cwd": self.workdir, **self._as_user}
+
+    def is_ready(self) -> bool:
+        """What ``pg_ctl start -w`` waits for: the postmaster marks its pid file
+        "ready" once it accepts connections (line 8, PostgreSQL 10 and later)."""
+        if self.workdir is None:
+            return False
         try:
-            if os.geteuid() == 0:
-                try:
-                    user = pwd.getpwnam("postgres")
-                except KeyError:
-                    raise RuntimeError(
-                        "PostgreSQL refuses to run as root and there is no 'postgres' user "
-                        "to run it as; apt-get install postgresql creates one"
-                    ) from None
-                os.chown(workdir, user.pw_uid, user.pw_gid)
-                self._as_user = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
-            self.port = free_port()
-            data = workdir / "data"
-            self._server(
-                bindir / "initdb",
-                "-D",
-                str(data),
-                "-U",
-                "postgres",
-                "-A",
-                "trust",
-                "-E",
-                "UTF8",
-                "--locale=C",
-                "--no-sync",
-            )
-            options = (
-                f"-p {self.port} -k {workdir} -c listen_addresses=127.0.0.1"
-                " -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
-                " -c max_connections=200"
-            )
-            self._server(
-                bindir / "pg_ctl",
-                "start",
-                "-w",
-                "-t",
-                str(timeout_s),
-                "-D",
-                str(data),
-                "-l",
-                str(workdir / "server.log"),
-                "-o",
-                options,
-            )
-            self.create_database(self.database)
-        except BaseException:
-            self.stop()
-            raise
+            lines = (self.workdir / "data" / "postmaster.pid").read_text().splitlines()
+        except OSError:
+            return False
+        return len(lines) >= 8 and lines[7].strip() == "ready"
+
+    def on_ready(self) -> None:
+        self.create_database(self.database)
 
     def _server(self, *command: str | Path) -> None:
         done = subprocess.run(
@@ -154,10 +183,8 @@ class LocalPostgres:
             **self._as_user,
         )
         if done.returncode != 0:
-            log = self.workdir / "server.log" if self.workdir else None
-            tail = log.read_text()[-2000:] if log is not None and log.exists() else ""
             raise RuntimeError(
-                f"{Path(command[0]).name} failed ({done.returncode}): {done.stderr.strip()}\n{tail}"
+                f"{Path(command[0]).name} failed ({done.returncode}): {done.stderr.strip()}"
             )
 
     def create_database(self, name: str) -> str:
@@ -182,29 +209,8 @@ class LocalPostgres:
             raise RuntimeError(f"createdb {name} failed: {done.stderr.strip()}")
         return self.dsn_for(name)
 
-    def stop(self) -> None:
-        """Stop the server at once and remove its folder; stopping twice is harmless."""
+    def cleanup(self) -> None:
+        """Remove the server's folder; the server is gone by now."""
         workdir, self.workdir = self.workdir, None
-        if workdir is None:
-            return
-        data = workdir / "data"
-        if self.bindir is not None and (data / "postmaster.pid").exists():
-            subprocess.run(
-                [str(self.bindir / "pg_ctl"), "stop", "-m", "immediate", "-w", "-D", str(data)],
-                cwd=workdir,
-                capture_output=True,
-                **self._as_user,
-            )
-        shutil.rmtree(workdir, ignore_errors=True)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        if workdir is not None:
+            shutil.rmtree(workdir, ignore_errors=True)

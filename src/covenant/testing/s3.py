@@ -14,26 +14,23 @@ edits ``os.environ``.
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 from urllib.parse import quote
 
 from covenant.blobs.s3 import S3Credentials
-from covenant.testing._process import free_port, stop_group
+from covenant.testing._process import free_port
+from covenant.testing._service import LocalService
 
 _ACCESS_KEY = "covenant-test"
 _SECRET_KEY = "covenant-test-secret"
 _REGION = "us-east-1"
 
 
-class LocalS3:
+class LocalS3(LocalService):
     """Start and stop one moto S3 server, with one bucket created.
 
     Args:
@@ -42,12 +39,16 @@ class LocalS3:
             ``stop``, if None).
     """
 
+    name = "the S3 server"
+    start_timeout_s = 30.0
+    stop_timeout_s = 10.0
+
     def __init__(self, bucket: str = "covenant", *, workdir: Path | None = None) -> None:
+        super().__init__()
         self.bucket = bucket
         self.port = free_port()
         self._workdir = workdir
         self._made_workdir = False
-        self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def endpoint_url(self) -> str:
@@ -79,30 +80,22 @@ class LocalS3:
     def log_file(self) -> Path | None:
         return None if self._workdir is None else self._workdir / "moto.log"
 
-    def start(self, *, timeout_s: float = 30.0) -> None:
-        """Start the server, wait until it answers, create the bucket."""
+    @property
+    def output_file(self) -> Path:
+        if self._workdir is None:
+            raise RuntimeError("the S3 server has no folder before start()")
+        return self._workdir / "moto.log"
+
+    def prepare(self) -> None:
         if self._workdir is None:
             self._workdir = Path(tempfile.mkdtemp(prefix="covenant-s3-"))
             self._made_workdir = True
         self._workdir.mkdir(parents=True, exist_ok=True)
-        with (self._workdir / "moto.log").open("ab") as out:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout_s
-        while not self._answers():
-            if self._proc.poll() is not None:
-                raise RuntimeError(f"the S3 server exited at start; see {self.log_file}")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"the S3 server did not answer within {timeout_s} s")
-            time.sleep(0.1)
-        self.create_bucket(self.bucket)
 
-    def _answers(self) -> bool:
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
+
+    def is_ready(self) -> bool:
         try:
             with urllib.request.urlopen(self.endpoint_url, timeout=1):
                 return True
@@ -110,6 +103,9 @@ class LocalS3:
             return True  # any HTTP answer means it is serving
         except OSError:
             return False
+
+    def on_ready(self) -> None:
+        self.create_bucket(self.bucket)
 
     def create_bucket(self, bucket: str) -> None:
         """Create another bucket (idempotent on this server)."""
@@ -127,23 +123,8 @@ class LocalS3:
         finally:
             client.close()
 
-    def stop(self) -> None:
-        """Stop the server and wait for it; idempotent."""
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            stop_group(proc, timeout_s=10)
+    def cleanup(self) -> None:
+        """Remove the folder if it was a temporary one made at start."""
         if self._made_workdir and self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir, self._made_workdir = None, False
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

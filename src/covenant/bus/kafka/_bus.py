@@ -1,0 +1,181 @@
+"""The Kafka ``Bus``: opening and closing its clients, the namespace, publishing,
+and the questions answered by the admin client and the end-offsets reader. See
+the package docstring for its promises."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any, Self
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import NewTopic
+from aiokafka.errors import KafkaError
+
+from covenant.bus.kafka._admin import Admin
+from covenant.bus.kafka._consumer import KafkaGroupConsumer
+from covenant.bus.kafka._read import EndOffsets, read_committed_consumer, replay
+from covenant.bus.partitioner import partition_for
+from covenant.bus.protocol import Outgoing, Position, Record
+from covenant.bus.protocol import TopicPartition as Tp
+from covenant.errors import BusError
+from covenant.topics import Topic
+
+
+def _retention(topic: Topic) -> dict[str, str]:
+    return {"retention.ms": str(topic.retention_ms), "cleanup.policy": "delete"}
+
+
+class KafkaBus:
+    """The Kafka ``Bus``.
+
+    Args:
+        bootstrap: ``host:port[,host:port]``.
+        client_id: shows in broker logs and metrics.
+        namespace: prefix of every topic, group and transactional id on the broker.
+    """
+
+    def __init__(self, bootstrap: str, *, client_id: str = "covenant", namespace: str = "") -> None:
+        self._bootstrap = bootstrap
+        self.namespace = namespace
+        self._client_id = client_id
+        self._producer: AIOKafkaProducer | None = None
+        self._end_offsets = EndOffsets(lambda: self.reader(group_id=None))
+        self._admin = Admin(bootstrap, client_id)
+        self._partitions: dict[str, int] = {}
+
+    @property
+    def bootstrap(self) -> str:
+        return self._bootstrap
+
+    def wire(self, name: str) -> str:
+        """The broker-side name of a topic or group."""
+        return self.namespace + name
+
+    def local(self, name: str) -> str:
+        """The declared name of a broker-side topic."""
+        return name[len(self.namespace) :]
+
+    def reader(self, **extra: Any) -> AIOKafkaConsumer:
+        """A new read-committed consumer on this cluster (not started)."""
+        return read_committed_consumer(self._bootstrap, self._client_id, **extra)
+
+    async def __aenter__(self) -> Self:
+        if self._producer is None:
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self._bootstrap,
+                client_id=self._client_id,
+                acks="all",
+                enable_idempotence=True,
+                linger_ms=1,
+            )
+            try:
+                await producer.start()
+            except KafkaError as exc:
+                await producer.stop()
+                raise BusError(f"cannot reach Kafka at {self._bootstrap}: {exc}") from exc
+            self._producer = producer
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._admin.close()
+        await self._end_offsets.close()
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            await producer.stop()
+
+    async def ensure_topics(self, topics: Sequence[Topic]) -> None:
+        try:
+            await self._admin.create_missing(
+                [
+                    NewTopic(self.wire(t.name), t.partitions, 1, topic_configs=_retention(t))
+                    for t in topics
+                ]
+            )
+        except KafkaError as exc:
+            raise BusError(f"cannot create topics on {self._bootstrap}: {exc}") from exc
+        # Metadata propagates asynchronously; wait until every partition has a leader.
+        for topic in topics:
+            await self._wait_for_leaders(topic)
+
+    async def _wait_for_leaders(self, topic: Topic) -> None:
+        producer = self._require_producer()
+        for _ in range(100):
+            parts = await producer.partitions_for(self.wire(topic.name))
+            if parts and len(parts) >= topic.partitions:
+                self._partitions[topic.name] = len(parts)
+                return
+            await asyncio.sleep(0.1)
+        raise BusError(f"topic {topic.name} has no leaders after 10 s")
+
+    def _require_producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            raise BusError("the Kafka bus is not open; use 'async with'", retriable=False)
+        return self._producer
+
+    async def partitions_of(self, topic: Topic) -> int:
+        if topic.name not in self._partitions:
+            parts = await self._require_producer().partitions_for(self.wire(topic.name))
+            self._partitions[topic.name] = len(parts)
+        return self._partitions[topic.name]
+
+    async def publish(self, records: Sequence[Outgoing]) -> list[Position]:
+        producer = self._require_producer()
+        try:
+            futures = [
+                await producer.send(
+                    self.wire(r.topic.name),
+                    r.value,
+                    key=r.key,
+                    partition=partition_for(r.key, await self.partitions_of(r.topic)),
+                )
+                for r in records
+            ]
+            metas = await asyncio.gather(*futures)
+        except KafkaError as exc:
+            raise BusError(f"publish to Kafka failed: {exc}") from exc
+        return [Position(self.local(m.topic), m.partition, m.offset) for m in metas]
+
+    def consumer(
+        self, *, group: str, topics: Sequence[Topic], instance: str = "0"
+    ) -> KafkaGroupConsumer:
+        return KafkaGroupConsumer(self, group=group, topics=topics, instance=instance)
+
+    def read(
+        self,
+        topics: Sequence[Topic],
+        *,
+        follow: bool = False,
+        from_end: bool = False,
+        start: Mapping[Tp, int] | None = None,
+    ) -> AsyncIterator[Record]:
+        return replay(self, topics, follow=follow, from_end=from_end, start=start)
+
+    async def end_offsets(self, topic: Topic) -> dict[int, int]:
+        try:
+            tps = [
+                TopicPartition(self.wire(topic.name), p)
+                for p in range(await self.partitions_of(topic))
+            ]
+            ends = await self._end_offsets.of(tps)
+        except KafkaError as exc:
+            raise BusError(f"cannot read end offsets of {topic.name}: {exc}") from exc
+        return {tp.partition: n for tp, n in ends.items()}
+
+    async def committed(self, *, group: str, topic: Topic) -> dict[int, int]:
+        try:
+            offsets = await self._admin.committed(self.wire(group))
+        except KafkaError as exc:
+            raise BusError(f"cannot read offsets of group {group!r}: {exc}") from exc
+        return {
+            tp.partition: int(meta.offset)
+            for tp, meta in offsets.items()
+            if tp.topic == self.wire(topic.name) and meta.offset >= 0
+        }
+
+    async def groups(self) -> list[str]:
+        try:
+            names = await self._admin.groups()
+        except KafkaError as exc:
+            raise BusError(f"cannot list consumer groups: {exc}") from exc
+        return sorted(self.local(n) for n in names if n.startswith(self.namespace))
