@@ -30,6 +30,8 @@ re-exported there::
     ├── GatewayError                   covenant.client: the gateway refused or is unreachable
     │                                  (status, problem, refusals)
     ├── StopRequestedError             a stop arrived while waiting out a store error (internal)
+    ├── ServiceStartError              covenant.testing: a local test service did not start
+    │                                  (log_file; also a RuntimeError)
     └── Problem                        covenant.gateway: an HTTP problem answer (status, kind)
 """
 

@@ -19,12 +19,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
+from covenant.errors import CovenantError
 from covenant.testing._process import stop_group
 
 _TAIL_CHARS = 2000
 
 
-class ServiceStartError(RuntimeError):
+class ServiceStartError(CovenantError, RuntimeError):
     """A service exited or did not become ready at start; see ``log_file``.
 
     The message names the file and ends with its last lines, read before the
