@@ -5,10 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-from covenant.bus.protocol import Bus, GroupConsumer, Outgoing, Position, Record
+from covenant.bus.protocol import Bus, GroupConsumer, Outgoing, Position, Record, TableReader
 from covenant.errors import ConfigError
 
-__all__ = ["Bus", "GroupConsumer", "Outgoing", "Position", "Record", "open_bus"]
+__all__ = [
+    "Bus",
+    "GroupConsumer",
+    "Outgoing",
+    "Position",
+    "Record",
+    "TableReader",
+    "open_bus",
+]
 
 
 def open_bus(url: str) -> Bus:

@@ -92,6 +92,39 @@ class GroupConsumer(Protocol):
         ...
 
 
+class TableReader(Protocol):
+    """Every partition of some topics, read outside any group and kept open: what a
+    stateful worker folds its global tables from (``covenant.runtime.tables``).
+
+    ``catch_up`` is a read barrier: it returns every committed record after the
+    previous call, up to the topics' end offsets as of this call, so a caller that
+    catches up before deciding never decides on facts older than those committed
+    before it asked.
+    """
+
+    async def __aenter__(self) -> Self:
+        """Open, positioned at offset 0 of every partition."""
+        ...
+
+    async def __aexit__(self, *exc: object) -> None:
+        """Close; closing twice is harmless."""
+        ...
+
+    async def catch_up(self) -> list[Record]:
+        """The committed records since the last call, at least up to the end
+        offsets as of now (later ones may come too), in offset order per partition.
+
+        Raises:
+            BusError: the log could not be read; nothing of this call was returned,
+                and the next call resumes where the previous one ended.
+        """
+        ...
+
+    async def rewind(self) -> None:
+        """Go back to offset 0 of every partition (to rebuild a state)."""
+        ...
+
+
 class Bus(Protocol):
     """An append-only, partitioned, replayable log."""
 
@@ -131,6 +164,10 @@ class Bus(Protocol):
         iterator, is the first ``__anext__``); ``start`` gives exact positions taken
         earlier (e.g. ``end_offsets`` before publishing), so nothing written after
         them can be missed. Partitions absent from ``start`` begin at 0."""
+        ...
+
+    def table(self, topics: Sequence[Topic]) -> TableReader:
+        """A reader of every partition of ``topics``, for global tables."""
         ...
 
     async def end_offsets(self, topic: Topic) -> dict[int, int]:

@@ -18,6 +18,7 @@ Failures:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -72,19 +73,21 @@ class WorkerRunner:
         self._dead_lettered = metrics.dead_lettered.labels(worker=name)
         self._lag = metrics.lag.labels(worker=name)
         self._latency = metrics.latency.labels(worker=name)
-        self._tables = (
-            GlobalTables(worker.state, bus=bus, codec=codec, worker=name)
-            if worker.state is not None
-            else None
-        )
+        self._tables: GlobalTables | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; the batch in hand is finished first."""
         consumer = self._bus.consumer(
             group=self.worker.name, topics=self.worker.inputs, instance=self._options.instance
         )
-        async with consumer:
-            if self._tables is not None:
+        async with contextlib.AsyncExitStack() as stack:
+            await stack.enter_async_context(consumer)
+            state = self.worker.state
+            if state is not None:
+                table = await stack.enter_async_context(self._bus.table(state.topics))
+                self._tables = GlobalTables(
+                    state, table=table, codec=self._codec, worker=self.worker.name
+                )
                 await self._tables.rebuild()
             self._committed_positions = await consumer.positions()
             log.info("worker %s started", self.worker.name)
@@ -104,7 +107,16 @@ class WorkerRunner:
 
     async def _process(self, consumer: GroupConsumer, records: list[Record]) -> None:
         if self._tables is not None:
-            await self._tables.catch_up()  # the read barrier
+            try:
+                await self._tables.catch_up()  # the read barrier
+            except FencedError:
+                raise
+            except BusError as exc:
+                # Nothing of the batch was decided; read it again once the log answers.
+                log.warning("worker %s: catching up failed, retrying: %s", self.worker.name, exc)
+                await consumer.rewind()
+                await asyncio.sleep(self._options.backoff_s)
+                return
         outputs: list[Outgoing] = []
         offsets: dict[TopicPartition, int] = {}
         dead = 0

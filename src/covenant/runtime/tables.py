@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from covenant.bus.protocol import Bus, TopicPartition
+from covenant.bus.protocol import TableReader
 from covenant.errors import ContractError
 from covenant.events.codec import Codec
 
@@ -30,25 +30,25 @@ log = logging.getLogger(__name__)
 
 
 class GlobalTables:
-    """A worker's state, kept caught up with every partition of its fact topics."""
+    """A worker's state, kept caught up with every partition of its fact topics.
 
-    def __init__(self, state: WorkerState, *, bus: Bus, codec: Codec, worker: str) -> None:
+    Args:
+        state: what the worker folds.
+        table: an open reader of every partition of ``state.topics``
+            (``Bus.table``); the caller opens and closes it.
+    """
+
+    def __init__(self, state: WorkerState, *, table: TableReader, codec: Codec, worker: str):
         self.state = state
-        self._bus = bus
+        self._table = table
         self._codec = codec
         self._worker = worker
-        self._positions: dict[TopicPartition, int] = {}
-
-    @property
-    def positions(self) -> dict[TopicPartition, int]:
-        """The next offset to fold per partition (what the state reflects)."""
-        return dict(self._positions)
 
     async def rebuild(self) -> int:
         """Forget everything and fold the topics from offset 0: at start, and after
         a failed commit (whose emitted records were folded but never written)."""
         self.state.reset()
-        self._positions.clear()
+        await self._table.rewind()
         folded = await self.catch_up()
         log.info("worker %s: state rebuilt from %d records", self._worker, folded)
         return folded
@@ -58,12 +58,11 @@ class GlobalTables:
         to their end offsets as of this call; returns how many were folded.
 
         Raises:
-            BusError: the log could not be read; the state is unchanged for the
-                records not yet folded, and the positions say where to resume.
+            BusError: the log could not be read; nothing was folded, and the next
+                call starts where the previous one ended.
         """
         folded = 0
-        async for record in self._bus.read(self.state.topics, start=self._positions):
-            self._positions[(record.topic, record.partition)] = record.offset + 1
+        for record in await self._table.catch_up():
             try:
                 self.state.apply(self._codec.decode(record.value))
             except ContractError:

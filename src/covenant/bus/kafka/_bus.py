@@ -15,6 +15,7 @@ from aiokafka.errors import KafkaError
 from covenant.bus.kafka._admin import Admin
 from covenant.bus.kafka._consumer import KafkaGroupConsumer
 from covenant.bus.kafka._read import EndOffsets, read_committed_consumer, replay
+from covenant.bus.kafka._table import KafkaTable
 from covenant.bus.partitioner import partition_for
 from covenant.bus.protocol import Outgoing, Position, Record
 from covenant.bus.protocol import TopicPartition as Tp
@@ -150,6 +151,9 @@ class KafkaBus:
         start: Mapping[Tp, int] | None = None,
     ) -> AsyncIterator[Record]:
         return replay(self, topics, follow=follow, from_end=from_end, start=start)
+
+    def table(self, topics: Sequence[Topic]) -> KafkaTable:
+        return KafkaTable(self, tuple(topics))
 
     async def end_offsets(self, topic: Topic) -> dict[int, int]:
         try:

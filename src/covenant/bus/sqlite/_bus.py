@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Self
 
+from covenant.bus._replay_table import ReplayTable
 from covenant.bus.protocol import Outgoing, Position, Record, TopicPartition
 from covenant.bus.sqlite import _log
 from covenant.bus.sqlite._connection import SCHEMA, Transaction, connect
@@ -142,6 +143,11 @@ class SqliteBus:
                 idle += 1
             else:
                 idle = 0
+
+    def table(self, topics: Sequence[Topic]) -> ReplayTable:
+        # A read is one snapshot of the file: replaying from the last positions is
+        # as cheap as keeping a reader open.
+        return ReplayTable(self, tuple(topics))
 
     async def end_offsets(self, topic: Topic) -> dict[int, int]:
         tps = {(topic.name, p): 0 for p in range(self.partitions_of(topic))}
