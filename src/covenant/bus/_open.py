@@ -1,0 +1,33 @@
+"""Picking the log by URL (``open_bus``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+from covenant.bus.protocol import Bus
+from covenant.errors import ConfigError
+
+
+def open_bus(url: str) -> Bus:
+    """The log named by ``url``: ``sqlite:///path/to/log.sqlite3`` (embedded) or
+    ``kafka://host:port[,host:port][?namespace=prefix.]``. The result is an async
+    context manager."""
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        from covenant.bus.sqlite import SqliteBus
+
+        path = parsed.path if not parsed.netloc else f"{parsed.netloc}{parsed.path}"
+        if not path:
+            raise ConfigError(f"{url!r}: give a file, e.g. sqlite:///var/covenant/log.sqlite3")
+        return SqliteBus(Path(path))
+    if parsed.scheme == "kafka":
+        from covenant.bus.kafka import KafkaBus
+
+        if not parsed.netloc:
+            raise ConfigError(f"{url!r}: give the brokers, e.g. kafka://127.0.0.1:9092")
+        namespace = parse_qs(parsed.query).get("namespace", [""])[0]
+        return KafkaBus(parsed.netloc, namespace=namespace)
+    raise ConfigError(
+        f"unsupported log URL {url!r}: use sqlite:///path/to/log.sqlite3 or kafka://host:port"
+    )
