@@ -23,18 +23,28 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    existing = os.environ.get("COVENANT_TEST_KAFKA")
-    if existing:
-        yield existing
-        return
+def kafka_libs() -> Path:
+    """The Kafka jars, fetched from Maven Central into a cache on first use; for
+    tests that start brokers of their own (the outage tests)."""
     libs = subprocess.run(
         ["bash", str(ROOT / "deploy/kafka/fetch.sh")],
         check=True,
         capture_output=True,
         text=True,
     ).stdout.strip()
-    with LocalKafka(Path(libs), tmp_path_factory.mktemp("kafka")) as broker:
+    return Path(libs)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    existing = os.environ.get("COVENANT_TEST_KAFKA")
+    if existing:
+        yield existing
+        return
+    libs: Path = request.getfixturevalue("kafka_libs")
+    with LocalKafka(libs, tmp_path_factory.mktemp("kafka")) as broker:
         yield broker.bootstrap
 
 

@@ -13,10 +13,16 @@
   so several isolated Covenants (or test runs) can share one cluster; records
   and positions handed to callers carry the declared, unprefixed names.
 
+* A broker that is down is waited for, like a Kafka client should: every
+  client's start, and topic creation, retries with capped exponential backoff
+  (``_connect``), and the outage shows as a few state-change lines instead of
+  the client's error per connection attempt (``_outage``).
+
 The modules, one concept each: ``_bus`` (the ``Bus``: open, publish, names),
 ``_admin`` (topics, committed offsets and groups through one admin client),
-``_read`` (read-committed readers, replay and end offsets) and ``_consumer``
-(the group member and its transactions).
+``_read`` (read-committed readers, replay and end offsets), ``_consumer`` (the
+group member and its transactions), ``_connect`` (waiting for the broker) and
+``_outage`` (what an outage logs).
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 One long-lived client, started on first use (like the end-offsets reader): a
 client per call cost a connection and a metadata round trip each time, and drain
-polling asks many times a second. Names here are the broker-side ones; the bus
-maps them to and from its namespace.
+polling asks many times a second. Its start waits for an unreachable broker
+(``Reconnect``). Names here are the broker-side ones; the bus maps them to and
+from its namespace.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from covenant.bus.kafka._connect import Reconnect, start_or_close
+
 
 class Admin:
     """The bus's admin client.
@@ -22,21 +25,24 @@ class Admin:
     Args:
         bootstrap: ``host:port[,host:port]``.
         client_id: shows in broker logs and metrics.
+        reconnect: how its start waits for the broker.
     """
 
-    def __init__(self, bootstrap: str, client_id: str) -> None:
+    def __init__(self, bootstrap: str, client_id: str, reconnect: Reconnect) -> None:
         self._bootstrap = bootstrap
         self._client_id = client_id
+        self._reconnect = reconnect
         self._client: AIOKafkaAdminClient | None = None
 
     async def _started(self) -> AIOKafkaAdminClient:
         if self._client is None:
-            admin = AIOKafkaAdminClient(
-                bootstrap_servers=self._bootstrap, client_id=self._client_id
-            )
-            await admin.start()
-            self._client = admin
+            self._client = await self._reconnect.run(self._start, what="start the admin client")
         return self._client
+
+    async def _start(self) -> AIOKafkaAdminClient:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, client_id=self._client_id)
+        await start_or_close(admin.start, admin.close)
+        return admin
 
     async def create_missing(self, topics: Sequence[NewTopic]) -> None:
         """Create those of ``topics`` the cluster lacks; existing ones are left as

@@ -4,10 +4,11 @@ transactional producer that commits outputs and offsets in one transaction."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Self
 
-from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError, ProducerFenced
 
 from covenant.bus.partitioner import partition_for
@@ -44,16 +45,27 @@ class KafkaGroupConsumer:
         self.bus = bus
         self._group = group
         self._topics = tuple(topics)
-        self._consumer = bus.reader(
-            group_id=bus.wire(group),
+        self._instance = instance
+        self._consumer = self._new_consumer()
+        self._producer = self._new_producer()
+        self._positions: dict[Tp, int] = {}
+        # Offsets this member committed; the broker applies them a moment after the
+        # transaction returns, so rewind trusts its own record first.
+        self._committed: dict[Tp, int] = {}
+
+    def _new_consumer(self) -> AIOKafkaConsumer:
+        return self.bus.reader(
+            group_id=self.bus.wire(self._group),
             max_poll_records=2000,
             # Static membership (KIP-345): a restarted instance takes its partitions
             # back at once instead of waiting out the dead member's session.
-            group_instance_id=bus.wire(f"{group}.{instance}"),
+            group_instance_id=self.bus.wire(f"{self._group}.{self._instance}"),
         )
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=bus.bootstrap,
-            transactional_id=bus.wire(f"covenant.{group}.{instance}"),
+
+    def _new_producer(self) -> AIOKafkaProducer:
+        return AIOKafkaProducer(
+            bootstrap_servers=self.bus.bootstrap,
+            transactional_id=self.bus.wire(f"covenant.{self._group}.{self._instance}"),
             acks="all",
             linger_ms=1,
             # The broker answers CONCURRENT_TRANSACTIONS while it writes the previous
@@ -62,12 +74,18 @@ class KafkaGroupConsumer:
             # for this case).
             retry_backoff_ms=10,
         )
-        self._positions: dict[Tp, int] = {}
-        # Offsets this member committed; the broker applies them a moment after the
-        # transaction returns, so rewind trusts its own record first.
-        self._committed: dict[Tp, int] = {}
 
     async def __aenter__(self) -> Self:
+        try:
+            await self.bus.reconnect.run(self._join, what=f"join group {self._group!r}")
+        except KafkaError as exc:
+            await self.__aexit__()
+            raise BusError(f"cannot join group {self._group!r}: {exc}") from exc
+        return self
+
+    async def _join(self) -> None:
+        """One try at joining; a failed one stops both clients and makes fresh
+        ones for the next (aiokafka's clients cannot be started twice)."""
         try:
             # Producer first: init_transactions fences a dead predecessor and aborts
             # its open transaction before we read the offsets it may have held.
@@ -76,10 +94,11 @@ class KafkaGroupConsumer:
             self._consumer.subscribe(
                 [self.bus.wire(t.name) for t in self._topics], listener=_ForgetRevoked(self)
             )
-        except KafkaError as exc:
-            await self.__aexit__()
-            raise BusError(f"cannot join group {self._group!r}: {exc}") from exc
-        return self
+        except BaseException:
+            with contextlib.suppress(Exception):  # the start's error is the one to raise
+                await self.__aexit__()
+            self._consumer, self._producer = self._new_consumer(), self._new_producer()
+            raise
 
     async def __aexit__(self, *exc: object) -> None:
         await self._consumer.stop()
@@ -100,7 +119,7 @@ class KafkaGroupConsumer:
                     await self._consumer.position(tp)
                 )
         except KafkaError as exc:
-            raise BusError(f"cannot read positions of group {self._group!r}: {exc}") from exc
+            raise self.bus.failure(exc, f"cannot read positions of group {self._group!r}") from exc
         return out
 
     async def poll(self, *, max_records: int, timeout_s: float) -> list[Record]:
@@ -109,7 +128,7 @@ class KafkaGroupConsumer:
                 timeout_ms=int(timeout_s * 1000), max_records=max_records
             )
         except KafkaError as exc:
-            raise BusError(f"poll failed: {exc}") from exc
+            raise self.bus.failure(exc, "poll failed") from exc
         out: list[Record] = []
         for tp, msgs in batch.items():
             name = self.bus.local(tp.topic)
@@ -150,9 +169,16 @@ class KafkaGroupConsumer:
         except ProducerFenced as exc:
             raise FencedError(f"group {self._group!r}: fenced by a newer instance") from exc
         except KafkaError as exc:
-            raise BusError(f"transaction for group {self._group!r} failed: {exc}") from exc
+            raise self.bus.failure(exc, f"transaction for group {self._group!r} failed") from exc
+        self.bus.outage.back()
 
     async def rewind(self) -> None:
+        try:
+            await self._rewind()
+        except KafkaError as exc:  # e.g. the broker went away after a failed commit
+            raise self.bus.failure(exc, f"cannot rewind group {self._group!r}") from exc
+
+    async def _rewind(self) -> None:
         for tp in self._consumer.assignment():
             mine = self._committed.get((self.bus.local(tp.topic), tp.partition))
             committed = mine if mine is not None else await self._consumer.committed(tp)

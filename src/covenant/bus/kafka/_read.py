@@ -1,6 +1,7 @@
 """Reading outside any group: replaying topics from given positions, and the end
 offsets that lag and drain checks ask for every few seconds. Every reader is
-``read_committed``, so aborted transactions are never seen."""
+``read_committed``, so aborted transactions are never seen, and each start waits
+for an unreachable broker (``Reconnect``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 
+from covenant.bus.kafka._connect import Reconnect, start_or_close
 from covenant.bus.protocol import Record
 from covenant.bus.protocol import TopicPartition as Tp
 from covenant.topics import Topic
@@ -43,8 +46,7 @@ async def replay(
 ) -> AsyncIterator[Record]:
     """``Bus.read`` on Kafka: one short-lived consumer per call, assigned every
     partition (no group), stopped when the iterator ends or is closed."""
-    consumer = bus.reader(group_id=None)
-    await consumer.start()
+    consumer = await started_reader(lambda: bus.reader(group_id=None), bus.reconnect)
     try:
         tps = [
             TopicPartition(bus.wire(t.name), p)
@@ -72,8 +74,24 @@ async def replay(
                     yield Record(
                         bus.local(m.topic), m.partition, m.offset, m.key, m.value, m.timestamp
                     )
+    except KafkaError as exc:
+        raise bus.failure(exc, "reading the log failed") from exc
     finally:
         await consumer.stop()
+
+
+async def started_reader(
+    make: Callable[[], AIOKafkaConsumer], reconnect: Reconnect
+) -> AIOKafkaConsumer:
+    """A reader from ``make``, started once the broker answers; a fresh one per
+    try, since aiokafka's consumers cannot be started twice."""
+
+    async def attempt() -> AIOKafkaConsumer:
+        consumer = make()
+        await start_or_close(consumer.start, consumer.stop)
+        return consumer
+
+    return await reconnect.run(attempt, what="start a reader")
 
 
 async def _all_at_end(consumer: AIOKafkaConsumer, ends: Mapping[TopicPartition, int]) -> bool:
@@ -90,18 +108,18 @@ class EndOffsets:
 
     Args:
         make: builds the (not yet started) consumer that asks.
+        reconnect: how its start waits for the broker.
     """
 
-    def __init__(self, make: Callable[[], AIOKafkaConsumer]) -> None:
+    def __init__(self, make: Callable[[], AIOKafkaConsumer], reconnect: Reconnect) -> None:
         self._make = make
+        self._reconnect = reconnect
         self._reader: AIOKafkaConsumer | None = None
 
     async def of(self, tps: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
         """The next offset of each of ``tps`` (committed records only)."""
         if self._reader is None:
-            reader = self._make()
-            await reader.start()
-            self._reader = reader
+            self._reader = await started_reader(self._make, self._reconnect)
         ends = await self._reader.end_offsets(tps)
         return {tp: int(n) for tp, n in ends.items()}
 
