@@ -22,7 +22,7 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
 from covenant.cli._support import JsonOption as Json
-from covenant.cli._support import err, out, run, settings
+from covenant.cli._support import err, fail, out, run, settings
 from covenant.client import GatewayClient
 
 datasets_app = typer.Typer(help="Register and inspect datasets.", no_args_is_help=True)
@@ -65,8 +65,7 @@ def _pairs(items: list[str], what: str) -> dict[str, str]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep:
-            err.print(f"[red]error:[/red] {what} {item!r} must look like KEY=VALUE")
-            raise typer.Exit(2)
+            raise fail(f"{what} {item!r} must look like KEY=VALUE", 2)
         pairs[key] = value
     return pairs
 
@@ -132,8 +131,7 @@ class Submission:
         """Send ``document`` naming the bytes given by id (``--artifact``) or by a
         file uploaded first (``--file``); exactly one of the two."""
         if (artifact is None) == (file is None):
-            err.print("[red]error:[/red] give exactly one of --artifact sha256:… or --file PATH")
-            raise typer.Exit(2)
+            raise fail("give exactly one of --artifact sha256:… or --file PATH", 2)
 
         async def run(client: GatewayClient) -> dict[str, Any]:
             artifact_id = await _artifact_of(client, artifact, file, self.wait)
@@ -234,8 +232,7 @@ def datasets_register(
     try:
         steps = [json.loads(t) for t in transformation]
     except json.JSONDecodeError as exc:
-        err.print(f"[red]error:[/red] --transformation is not JSON: {exc}")
-        raise typer.Exit(2) from exc
+        raise fail(f"--transformation is not JSON: {exc}", 2) from exc
 
     document = {
         "datasetId": dataset_id,
@@ -287,8 +284,7 @@ def models_register(
     try:
         metrics = {k: float(v) for k, v in _pairs(metric, "--metric").items()}
     except ValueError as exc:
-        err.print(f"[red]error:[/red] a --metric value is not a number: {exc}")
-        raise typer.Exit(2) from exc
+        raise fail(f"a --metric value is not a number: {exc}", 2) from exc
 
     document = {
         "family": family,

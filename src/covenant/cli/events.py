@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from covenant.bus import open_bus
-from covenant.cli._support import BusOption, JsonOption, bus_url, err, out, run
+from covenant.cli._support import BusOption, JsonOption, bus_url, err, fail, out, run
 from covenant.errors import ContractError
 from covenant.events.catalog import MESSAGE_TYPES, message_type
 from covenant.events.codec import parse_document
@@ -41,8 +41,7 @@ def events_tail(
     try:
         chosen = [topic_named(t) for t in topic] if topic else list(ALL_TOPICS)
     except KeyError as exc:
-        err.print(f"[red]error:[/red] {exc.args[0]}")
-        raise typer.Exit(2) from exc
+        raise fail(f"{exc.args[0]}", 2) from exc
 
     async def go() -> None:
         async with open_bus(bus_url(ctx, bus)) as log:
@@ -128,20 +127,16 @@ def events_publish(
     try:
         model = message_type(type_name)
     except KeyError as exc:
-        err.print(f"[red]error:[/red] {exc.args[0]}")
-        raise typer.Exit(2) from exc
+        raise fail(f"{exc.args[0]}", 2) from exc
     if not subject:
-        err.print("[red]error:[/red] --subject is required: the entity this record is about")
-        raise typer.Exit(2)
+        raise fail("--subject is required: the entity this record is about", 2)
     text = sys.stdin.read() if str(document) == "-" else document.read_text()
     try:
         body = json.loads(text)
     except json.JSONDecodeError as exc:
-        err.print(f"[red]error:[/red] the document is not JSON: {exc}")
-        raise typer.Exit(1) from exc
+        raise fail(f"the document is not JSON: {exc}", 1) from exc
     if not isinstance(body, dict) or "meta" in body:
-        err.print("[red]error:[/red] give a JSON object of body fields; metadata is added here")
-        raise typer.Exit(1)
+        raise fail("give a JSON object of body fields; metadata is added here", 1)
     meta = {
         "eventId": "0",
         "type": model.TYPE,
@@ -154,8 +149,7 @@ def events_publish(
     try:
         parse_document(model, json.dumps({"meta": meta, **body}))
     except ContractError as exc:
-        err.print(f"[red]error:[/red] invalid {model.TYPE}: {exc}")
-        raise typer.Exit(1) from exc
+        raise fail(f"invalid {model.TYPE}: {exc}", 1) from exc
     message = model.create(
         subject=subject, actor=meta["actor"], producer="covenant-cli", **_by_name(model, body)
     )

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 from rich.table import Table
 
 from covenant.bus import open_bus
-from covenant.cli._support import BusOption, JsonOption, bus_url, err, out, run, settings
+from covenant.cli._support import BusOption, JsonOption, bus_url, fail, out, run, settings
 from covenant.errors import CovenantError
 from covenant.platform import (
     WORKER_NAMES,
@@ -41,8 +41,7 @@ def worker(
 
     registry = CollectorRegistry()
     if name not in WORKER_NAMES:
-        err.print(f"[red]error:[/red] unknown worker {name!r}; known: {', '.join(WORKER_NAMES)}")
-        raise typer.Exit(2)
+        raise fail(f"unknown worker {name!r}; known: {', '.join(WORKER_NAMES)}", 2)
     options = RunnerOptions(batch_size=batch_size, instance=instance)
     _serve(
         ctx, [workers_part([name], registry=registry, options=options)], bus, metrics_port, registry
@@ -86,8 +85,7 @@ def gateway_command(
             access_log=access_log,
         )
     except CovenantError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from exc
+        raise fail(f"{exc}", 1) from exc
 
 
 def _serve(
