@@ -19,7 +19,7 @@ import random
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from covenant.audit.results import VerifyResult
 from covenant.audit.verify import verify_live
@@ -48,6 +48,7 @@ from covenant.topics import ALL_TOPICS, MODEL_COMMANDS, TopicKind
 
 ACTOR = "alice@example.com"
 PRODUCER = "covenant-demo"
+M = TypeVar("M", bound=Message)
 
 
 @dataclass(frozen=True)
@@ -126,16 +127,21 @@ def _fake_bytes(seed: int, size: int) -> bytes:
     return ("x1,x2,label\n" + "".join(rows)).encode()
 
 
+def _ask(cls: type[M], subject: str, *, actor: str = ACTOR, **body: Any) -> M:
+    """A command of the demo's people, as the demo's producer writes it."""
+    command: M = cls.create(subject=subject, actor=actor, producer=PRODUCER, **body)
+    return command
+
+
 async def _store(
     platform: Platform, name: str, *, seed: int, rows: int, media: str
 ) -> RecordArtifact:
     """Generate, store and announce bytes; the run config records how they were made."""
     data = _fake_bytes(seed, rows)
     blob = await platform.blobs.put(source=io.BytesIO(data), media_type=media)
-    command: RecordArtifact = RecordArtifact.create(
-        subject=blob.artifact_id,
-        actor=ACTOR,
-        producer=PRODUCER,
+    command: RecordArtifact = _ask(
+        RecordArtifact,
+        blob.artifact_id,
         name=name,
         media_type=media,
         claimed_sha256=blob.sha256,
@@ -163,10 +169,9 @@ async def _scenario(platform: Platform) -> None:
     await _settle(platform)
     sha = "sha256:{}".format
     await platform.publish(
-        RegisterDataset.create(
-            subject="dataset:imagenet-mini:v1",
-            actor=ACTOR,
-            producer=PRODUCER,
+        _ask(
+            RegisterDataset,
+            "dataset:imagenet-mini:v1",
             dataset_id="imagenet-mini:v1",
             artifact_id=sha(clean.claimed_sha256),
             source_refs=["s3://raw/imagenet-mini/2026-11-01"],
@@ -180,10 +185,9 @@ async def _scenario(platform: Platform) -> None:
             license="CC-BY-4.0",
             provenance_review=ProvenanceReview.PASSED,
         ),
-        RegisterDataset.create(
-            subject="dataset:support-chats:v3",
-            actor=ACTOR,
-            producer=PRODUCER,
+        _ask(
+            RegisterDataset,
+            "dataset:support-chats:v3",
             dataset_id="support-chats:v3",
             artifact_id=sha(chats.claimed_sha256),
             license="proprietary",
@@ -193,10 +197,10 @@ async def _scenario(platform: Platform) -> None:
     await _settle(platform)
 
     def model(version: str) -> Message:
-        message: Message = RegisterModel.create(
-            subject=f"model:vision-transformer:{version}",
+        message: Message = _ask(
+            RegisterModel,
+            f"model:vision-transformer:{version}",
             actor="bob@example.com",
-            producer=PRODUCER,
             family="vision-transformer",
             version=version,
             code_ref="git@example.com:ml/vit.git#9d1e2b7",
