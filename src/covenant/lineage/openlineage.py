@@ -65,6 +65,15 @@ def _run_id(event_id: str) -> str:
         return str(uuid.uuid5(uuid.NAMESPACE_URL, f"urn:covenant:event:{event_id}"))
 
 
+def _output(name: str, **covenant: Any) -> dict[str, Any]:
+    """An output dataset of Covenant's namespace, with our facet on it."""
+    return {
+        "namespace": NAMESPACE,
+        "name": name,
+        "facets": {"covenant": _covenant_facet(**covenant)},
+    }
+
+
 def _envelope(message: Message, job: dict[str, Any]) -> dict[str, Any]:
     occurred_at = message.meta.occurred_at
     if occurred_at.tzinfo is None:  # the contract says UTC; RFC 3339 needs the offset
@@ -103,19 +112,14 @@ def run_event(message: Message) -> dict[str, Any] | None:
         )
         event["inputs"] = [_source(ref) for ref in lineage.source_refs]
         event["outputs"] = [
-            {
-                "namespace": NAMESPACE,
-                "name": f"dataset:{lineage.dataset_id}",
-                "facets": {
-                    "covenant": _covenant_facet(
-                        checksum=lineage.checksum,
-                        license=lineage.license,
-                        piiFlags=lineage.pii_flags,
-                        clearance=message.clearance.value,
-                        transformations=steps,
-                    )
-                },
-            }
+            _output(
+                f"dataset:{lineage.dataset_id}",
+                checksum=lineage.checksum,
+                license=lineage.license,
+                piiFlags=lineage.pii_flags,
+                clearance=message.clearance.value,
+                transformations=steps,
+            )
         ]
         return event
     if isinstance(message, ModelRegistered):
@@ -135,18 +139,13 @@ def run_event(message: Message) -> dict[str, Any] | None:
             {"namespace": NAMESPACE, "name": f"model:{ref}"} for ref in entry.lineage.parent_models
         ]
         event["outputs"] = [
-            {
-                "namespace": NAMESPACE,
-                "name": f"model:{entry.model_id}",
-                "facets": {
-                    "covenant": _covenant_facet(
-                        artifactId=entry.artifact_id,
-                        status=entry.status.value,
-                        metrics=entry.metrics,
-                        codeRef=entry.code_ref,
-                    )
-                },
-            }
+            _output(
+                f"model:{entry.model_id}",
+                artifactId=entry.artifact_id,
+                status=entry.status.value,
+                metrics=entry.metrics,
+                codeRef=entry.code_ref,
+            )
         ]
         return event
     return None
