@@ -23,7 +23,7 @@ from covenant.events.codec import Codec
 from covenant.gateway.artifacts import add_artifact_routes
 from covenant.gateway.commands import add_command_routes
 from covenant.gateway.config import GatewayConfig
-from covenant.gateway.context import Gateway
+from covenant.gateway.context import Gateway, read_route
 from covenant.gateway.documents import HealthDoc
 from covenant.gateway.limits import BodyLimit
 from covenant.gateway.outcomes import FOLLOWED, Outcomes
@@ -131,16 +131,12 @@ def create_app(
     add_artifact_routes(app.router, gateway)
     add_command_routes(app.router, gateway)
 
-    @app.get(
-        "/healthz",
-        name="health",
-        tags=["health"],
-        summary="Liveness",
-        description="200 while the gateway serves; `followingOutcomes` is false when "
-        "`?wait` cannot work (every wait would end in 202).",
-        response_model=HealthDoc,
-    )
+    @read_route(app.router, "/healthz", "health", HealthDoc)
     async def health() -> Response:
+        """Liveness.
+
+        200 while the gateway serves; `followingOutcomes` is false when `?wait` cannot work
+        (every wait would end in 202)."""
         doc = HealthDoc(following_outcomes=outcomes.following)
         return Response(doc.json_bytes(), media_type="application/json")
 

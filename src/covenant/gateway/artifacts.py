@@ -29,7 +29,14 @@ from starlette.requests import ClientDisconnect
 from covenant.blobs.protocol import parse_artifact_id
 from covenant.catalog.decisions import name_problems
 from covenant.events.artifacts import RecordArtifact
-from covenant.gateway.context import Actor, Gateway, IdempotencyKey, Wait, problem_responses
+from covenant.gateway.context import (
+    Actor,
+    Gateway,
+    IdempotencyKey,
+    Wait,
+    problem_responses,
+    read_route,
+)
 from covenant.gateway.documents import AcceptedDoc, ArtifactDoc, ArtifactStoredDoc
 from covenant.gateway.problems import Problem, validation_problem
 
@@ -170,17 +177,12 @@ def add_artifact_routes(router: APIRouter, gateway: Gateway) -> None:
             artifact_id=stored.artifact_id,
         )
 
-    @router.get(
-        "/artifact/{artifact_id}",
-        name="get_artifact",
-        tags=["artifacts"],
-        summary="An artifact's metadata",
-        description="What was recorded: name, media type, size, where it is stored, the "
-        "commit and run configuration that made it.",
-        response_model=ArtifactDoc,
-        responses=problem_responses(404),
-    )
+    @read_route(router, "/artifact/{artifact_id}", "artifacts", ArtifactDoc, 404)
     async def get_artifact(artifact_id: str) -> Response:
+        """An artifact's metadata.
+
+        What was recorded: name, media type, size, where it is stored, the commit and run
+        configuration that made it."""
         view = await gateway.store.get_artifact(artifact_id=artifact_id)
         if view is None:
             raise _not_found(artifact_id)

@@ -28,6 +28,7 @@ from covenant.gateway.context import (
     Wait,
     json_response,
     problem_responses,
+    read_route,
 )
 from covenant.gateway.documents import (
     AcceptedDoc,
@@ -173,19 +174,14 @@ def add_command_routes(router: APIRouter, gateway: Gateway) -> None:
     for route in CATALOG_ROUTES:
         add_command_route(router, gateway, route)
 
-    @router.get(
-        "/commands/{command_id}",
-        name="get_command",
-        tags=["commands"],
-        summary="What became of a command",
-        description="Answers from this gateway's memory of recent outcomes: `pending` "
-        "for a command it published and saw no outcome of yet, `succeeded` with the "
-        "resource document, or `rejected`/`failed` with the problem. 404 for a command "
-        "it never saw (published elsewhere and still pending, or long forgotten).",
-        response_model=CommandStatusDoc,
-        responses=problem_responses(404),
-    )
+    @read_route(router, "/commands/{command_id}", "commands", CommandStatusDoc, 404)
     async def get_command(command_id: str) -> Response:
+        """What became of a command.
+
+        Answers from this gateway's memory of recent outcomes: `pending` for a command it
+        published and saw no outcome of yet, `succeeded` with the resource document,
+        or `rejected`/`failed` with the problem. 404 for a command it never saw
+        (published elsewhere and still pending, or long forgotten)."""
         outcome = gateway.outcomes.outcome(command_id)
         if outcome is not None:
             verdict = judge(outcome, command_id)

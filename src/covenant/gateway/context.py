@@ -7,11 +7,14 @@ lookup in ``app.state``, and everything typed.
 
 from __future__ import annotations
 
+import inspect
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-from fastapi import Header, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
+from pydantic import BaseModel
 
 from covenant.blobs.protocol import BlobStore
 from covenant.bus.protocol import Bus
@@ -71,6 +74,31 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for problem answers (``app.py`` files them under
     ``application/problem+json``)."""
     return {status: {"model": ProblemDoc, "description": _MEANINGS[status]} for status in statuses}
+
+
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Awaitable[Response]])
+
+
+def read_route(
+    router: APIRouter, path: str, tag: str, model: type[BaseModel] | None, *problems: int
+) -> Callable[[Endpoint], Endpoint]:
+    """Mount a ``GET`` handler whose docstring is its API reference: the first line
+    the summary, the rest the description; its name is the route's name. What a
+    reader of the code sees is what the OpenAPI document says."""
+
+    def mount(handler: Endpoint) -> Endpoint:
+        summary, _, description = inspect.cleandoc(handler.__doc__ or "").partition("\n")
+        router.get(
+            path,
+            tags=[tag],
+            summary=summary.rstrip("."),
+            description=description.strip(),
+            response_model=model,
+            responses=problem_responses(*problems),
+        )(handler)
+        return handler
+
+    return mount
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from covenant.gateway.context import Gateway, problem_responses
+from covenant.gateway.context import Gateway, read_route
 from covenant.gateway.documents import (
     DatasetDoc,
     DownstreamDoc,
@@ -45,19 +45,13 @@ def add_query_routes(router: APIRouter, gateway: Gateway) -> None:
     """Add the reads of models, datasets and lineage, answered from the read store."""
     store = gateway.store
 
-    @router.get(
-        "/models/{model_id}",
-        name="get_model",
-        tags=["models"],
-        summary="A model version: metadata, status and lineage",
-        description="`modelId` is `family:version`. `status` is the current stage, "
-        "`history` every change; `lineage` is everything the model was made from, "
-        "transitively (datasets with their transformations, parent models, artifacts, "
-        "code).",
-        response_model=ModelDetailDoc,
-        responses=problem_responses(404),
-    )
+    @read_route(router, "/models/{model_id}", "models", ModelDetailDoc, 404)
     async def get_model(model_id: str) -> Response:
+        """A model version: metadata, status and lineage.
+
+        `modelId` is `family:version`. `status` is the current stage, `history` every
+        change; `lineage` is everything the model was made from, transitively
+        (datasets with their transformations, parent models, artifacts, code)."""
         view = await store.get_model(model_id=model_id)
         if view is None:
             raise _missing("model", model_id)
@@ -71,49 +65,37 @@ def add_query_routes(router: APIRouter, gateway: Gateway) -> None:
         doc = ModelDetailDoc.model_construct(**dict(model), lineage=lineage)
         return Response(doc.json_bytes(), media_type=_JSON)
 
-    @router.get(
-        "/models",
-        name="list_models",
-        tags=["models"],
-        summary="Model versions, optionally of one family",
-        description="Ordered by family, then creation time.",
-        response_model=ModelListDoc,
-    )
+    @read_route(router, "/models", "models", ModelListDoc)
     async def list_models(
         family: Annotated[str | None, Query(description="only this family")] = None,
     ) -> Response:
+        """Model versions, optionally of one family.
+
+        Ordered by family, then creation time."""
         views = await store.list_models(family=family)
         doc = ModelListDoc(models=[ModelDoc.model_validate(v) for v in views])
         return Response(doc.json_bytes(), media_type=_JSON)
 
-    @router.get(
-        "/datasets/{dataset_id:path}",
-        name="get_dataset",
-        tags=["datasets"],
-        summary="A dataset: lineage, checksum and training clearance",
-        description="`clearance` is the current one: `blocked` until a flagged or "
-        "unreviewed dataset is approved; `approvals` say who cleared it and why.",
-        response_model=DatasetDoc,
-        responses=problem_responses(404),
-    )
+    @read_route(router, "/datasets/{dataset_id:path}", "datasets", DatasetDoc, 404)
     async def get_dataset(dataset_id: str) -> Response:
+        """A dataset: lineage, checksum and training clearance.
+
+        `clearance` is the current one: `blocked` until a flagged or unreviewed dataset is
+        approved; `approvals` say who cleared it and why."""
         view = await store.get_dataset(dataset_id=dataset_id)
         if view is None:
             raise _missing("dataset", dataset_id)
         return Response(DatasetDoc.model_validate(view).json_bytes(), media_type=_JSON)
 
-    @router.get(
-        "/lineage/datasets/{dataset_id:path}/downstream",
-        name="get_dataset_downstream",
-        tags=["lineage"],
-        summary="Every model built on a dataset",
-        description="Models trained on the dataset and, recursively, models derived "
-        "from them, with the lineage edges that connect them: what to retrain or "
-        "withdraw when the dataset turns out to be tainted.",
-        response_model=DownstreamDoc,
-        responses=problem_responses(404),
-    )
+    downstream = "/lineage/datasets/{dataset_id:path}/downstream"
+
+    @read_route(router, downstream, "lineage", DownstreamDoc, 404)
     async def get_dataset_downstream(dataset_id: str) -> Response:
+        """Every model built on a dataset.
+
+        Models trained on the dataset and, recursively, models derived from them, with the
+        lineage edges that connect them: what to retrain or withdraw when the
+        dataset turns out to be tainted."""
         if await store.get_dataset(dataset_id=dataset_id) is None:
             raise _missing("dataset", dataset_id)
         found = await store.downstream(dataset_id=dataset_id)
