@@ -4,7 +4,6 @@ server (started as a local process for the session, one fresh database per test)
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import math
 import uuid
 from collections import defaultdict
@@ -16,72 +15,41 @@ import pytest
 
 from covenant.bus.protocol import TopicPartition
 from covenant.errors import ConfigError
-from covenant.events.artifacts import ArtifactRejected, ArtifactStored
+from covenant.events.artifacts import ArtifactStored
 from covenant.events.base import Message
-from covenant.events.datasets import (
-    DatasetCleared,
-    DatasetLineage,
-    DatasetRegistered,
-    DatasetRejected,
-    TrainingClearance,
-    Transformation,
-)
-from covenant.events.registry import (
-    ModelLineage,
-    ModelRegistered,
-    ModelRegistryEntry,
-    ModelRejected,
-    ModelStatus,
-    RegisterModel,
-)
+from covenant.events.datasets import DatasetCleared, DatasetRegistered, TrainingClearance
+from covenant.events.registry import ModelRegistered, ModelStatus
 from covenant.store import EdgeKind, LineageEdge, ReadStore, StoreError, open_store
+from covenant.testing import FrozenClock, builders
+from covenant.testing.builders import sha
 from covenant.testing.postgres import LocalPostgres
 
 T0 = datetime(2025, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+CLOCK = FrozenClock(T0)
 Positioned = tuple[TopicPartition, int, Message]
-
-
-def sha(text: str) -> str:
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def dataset(
     dataset_id: str, *, steps: Sequence[str] = (), sources: Sequence[str] = (), pii: bool = False
 ) -> DatasetRegistered:
-    return DatasetRegistered.create(  # type: ignore[no-any-return]
-        subject=f"dataset:{dataset_id}",
+    return builders.dataset_registered(
+        dataset_id,
+        source_refs=sources,
+        transformations=[builders.transformation(s) for s in steps],
+        pii=pii,
         actor="alice",
-        producer="test",
-        lineage=DatasetLineage(
-            dataset_id=dataset_id,
-            source_refs=list(sources),
-            transformations=[
-                Transformation(name=s, code_ref=f"git@example.com:etl.git#{s}", checksum=sha(s))
-                for s in steps
-            ],
-            checksum=sha(dataset_id),
-            license="CC-BY-4.0",
-            pii_flags=["email"] if pii else [],
-            created_at=T0,
-            created_by="alice",
-        ),
-        clearance=TrainingClearance.BLOCKED if pii else TrainingClearance.ALLOWED,
-        block_reasons=["flagged for PII (email); needs approval"] if pii else [],
+        clock=CLOCK,
     )
 
 
 def artifact(name: str, *, size: int = 1234) -> ArtifactStored:
-    return ArtifactStored.create(  # type: ignore[no-any-return]
-        subject=f"artifact:{sha(name)}",
-        actor="bob",
-        producer="test",
-        artifact_id=sha(name),
-        name=name,
-        media_type="application/octet-stream",
+    return builders.artifact_stored(
+        name,
         size_bytes=size,
-        blob_uri=f"file:///blobs/{name}",
         git_commit="0123abcd",
         run_config={"seed": "7", "lr": "0.001"},
+        actor="bob",
+        clock=CLOCK,
     )
 
 
@@ -94,50 +62,25 @@ def model(
     metrics: dict[str, float] | None = None,
     signed: bool = False,
 ) -> ModelRegistered:
-    model_id = f"{family}:{version}"
-    return ModelRegistered.create(  # type: ignore[no-any-return]
-        subject=f"model:{model_id}",
+    return builders.model_registered(
+        f"{family}:{version}",
+        datasets=datasets,
+        parents=parents,
+        metrics={"accuracy": 0.91} if metrics is None else metrics,
+        created_at=T0 + timedelta(minutes=int(version.split(".")[-1] or 0)),
+        signer_id="key-1" if signed else None,
+        signature=b"\x00\x01sig" if signed else None,
+        provenance={"pipeline": "train-v2"},
         actor="carol",
-        producer="test",
-        entry=ModelRegistryEntry(
-            model_id=model_id,
-            family=family,
-            version=version,
-            code_ref=f"git@example.com:{family}.git#{version}",
-            artifact_id=sha(f"weights {model_id}"),
-            metrics={"accuracy": 0.91} if metrics is None else metrics,
-            created_at=T0 + timedelta(minutes=int(version.split(".")[-1] or 0)),
-            created_by="carol",
-            status=ModelStatus.DRAFT,
-            signer_id="key-1" if signed else None,
-            signature=b"\x00\x01sig" if signed else None,
-            lineage=ModelLineage(dataset_refs=list(datasets), parent_models=list(parents)),
-            provenance={"pipeline": "train-v2"},
-        ),
+        clock=CLOCK,
     )
 
 
 def rejections() -> list[Message]:
     return [
-        DatasetRejected.create(
-            subject="dataset:bad", actor="alice", producer="test", dataset_id="bad", reasons=["x"]
-        ),
-        ArtifactRejected.create(
-            subject="artifact:bad",
-            actor="bob",
-            producer="test",
-            name="bad.bin",
-            claimed_sha256="0" * 64,
-            reason="digest mismatch",
-        ),
-        ModelRejected.create(
-            subject="model:bad",
-            actor="carol",
-            producer="test",
-            family="Bad",
-            version="x",
-            reasons=["family", "version"],
-        ),
+        builders.dataset_rejected("bad", reasons=["x"], actor="alice", clock=CLOCK),
+        builders.artifact_rejected("bad.bin", reason="digest mismatch", actor="bob", clock=CLOCK),
+        builders.model_rejected("Bad:x", reasons=["family", "version"], actor="carol", clock=CLOCK),
     ]
 
 
@@ -219,14 +162,7 @@ async def test_dataset_registered_is_projected_with_its_lineage(store: ReadStore
 
 
 def cleared(dataset_id: str, who: str) -> DatasetCleared:
-    return DatasetCleared.create(  # type: ignore[no-any-return]
-        subject=f"dataset:{dataset_id}",
-        actor=who,
-        producer="test",
-        dataset_id=dataset_id,
-        approved_by=who,
-        reason="PII reviewed",
-    )
+    return builders.dataset_cleared(dataset_id, reason="PII reviewed", actor=who, clock=CLOCK)
 
 
 @pytest.mark.parametrize("order", ["registered-first", "cleared-first"])
@@ -305,10 +241,7 @@ async def test_rejections_are_recorded_and_register_nothing(store: ReadStore) ->
 
 
 async def test_unknown_types_advance_offsets_but_are_not_projected(store: ReadStore) -> None:
-    command = RegisterModel.create(
-        subject="model:x", actor="a", producer="t", family="x", version="1.0.0",
-        code_ref="c", artifact_id=sha("x"),
-    )  # fmt: skip
+    command = builders.register_model("x:1.0.0", clock=CLOCK)
     events = positioned([command, model("m", "1.0.0")])
     assert events[0][0] != events[1][0]  # a command and an event: two topics
     assert await store.apply(projection="p", events=events) == 1

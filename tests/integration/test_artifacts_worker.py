@@ -15,25 +15,23 @@ from covenant.events.artifacts import ArtifactRejected, ArtifactStored, RecordAr
 from covenant.events.base import Message
 from covenant.events.contract import default_codec
 from covenant.runtime.service import run_workers, wait_until_drained
+from covenant.testing import builders
 from covenant.topics import ARTIFACT_COMMANDS, ARTIFACT_EVENTS, DEADLETTER
 
 
 def record(
     name: str, claimed_sha256: str, size: int, *, uri: str = "file:///elsewhere"
 ) -> RecordArtifact:
-    command: RecordArtifact = RecordArtifact.create(
-        subject=f"artifact:{name}",
-        actor="trainer",
-        producer="test",
-        name=name,
-        media_type="application/x-pytorch",
+    return builders.record_artifact(
+        name,
         claimed_sha256=claimed_sha256,
         size_bytes=size,
+        media_type="application/x-pytorch",
         blob_uri=uri,
         git_commit="0123abc",
         run_config={"lr": "0.1"},
+        actor="trainer",
     )
-    return command
 
 
 async def put(store: FolderBlobStore, data: bytes) -> StoredBlob:

@@ -25,6 +25,7 @@ from covenant.events.catalog import MESSAGE_TYPES
 from covenant.events.codec import Codec
 from covenant.events.registry import RegisterModel
 from covenant.signing import LocalKeySigner
+from covenant.testing import builders
 from covenant.topics import ALL_TOPICS, DATASET_COMMANDS, DEADLETTER, MODEL_COMMANDS
 
 CODEC = Codec((*MESSAGE_TYPES, LeavesAppended, CheckpointSigned))
@@ -32,16 +33,7 @@ OPTIONS = AuditOptions(checkpoint_every=15, checkpoint_interval_s=0.3, batch_siz
 
 
 def command(i: int) -> RegisterModel:
-    message: RegisterModel = RegisterModel.create(
-        subject=f"model:fam-{i % 4}:1.{i}.0",
-        actor="tester",
-        producer="test",
-        family=f"fam-{i % 4}",
-        version=f"1.{i}.0",
-        code_ref="git@example.com:x.git#abc",
-        artifact_id="sha256:" + "0" * 64,
-    )
-    return message
+    return builders.register_model(f"fam-{i % 4}:1.{i}.0", actor="tester")
 
 
 def mixed(start: int, n: int) -> tuple[list[Outgoing], list[RegisterModel]]:

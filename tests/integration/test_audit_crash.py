@@ -23,8 +23,8 @@ from covenant.bus import Bus, Outgoing, Position
 from covenant.events.audit import CheckpointSigned, LeavesAppended
 from covenant.events.catalog import MESSAGE_TYPES
 from covenant.events.codec import Codec
-from covenant.events.registry import RegisterModel
 from covenant.signing import LocalKeySigner
+from covenant.testing import builders
 from covenant.topics import ALL_TOPICS, AUDIT, DATASET_COMMANDS, MODEL_COMMANDS, MODEL_EVENTS
 
 pytestmark = pytest.mark.slow
@@ -66,14 +66,8 @@ def chunk(n: int, rng: random.Random) -> list[Outgoing]:
             topic = rng.choice([DATASET_COMMANDS, MODEL_EVENTS])
             records.append(Outgoing(topic, b"junk-%d" % i, rng.randbytes(rng.randint(0, 50))))
             continue
-        c = RegisterModel.create(
-            subject=f"model:f{i % 9}:{rng.random()}",
-            actor="t",
-            producer="t",
-            family=f"f{i % 9}",
-            version="1.0.0",
-            code_ref="x",
-            artifact_id="y",
+        c = builders.register_model(
+            f"f{i % 9}:1.0.0", subject=f"model:f{i % 9}:{rng.random()}", actor="t"
         )
         records.append(Outgoing(MODEL_COMMANDS, c.meta.subject.encode(), CODEC.encode(c)))
     return records

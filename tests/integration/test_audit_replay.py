@@ -12,27 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from covenant.bus import Outgoing, open_bus
-from covenant.events.base import utc_now
 from covenant.events.contract import default_codec
-from covenant.events.registry import ModelLineage, ModelRegistered, ModelRegistryEntry, ModelStatus
+from covenant.testing import builders
 from covenant.topics import ALL_TOPICS, MODEL_EVENTS
 
 
 def registered(version: str) -> Outgoing:
-    entry = ModelRegistryEntry(
-        model_id=f"vit:{version}",
-        family="vit",
-        version=version,
-        code_ref="git@x#1",
-        artifact_id="sha256:" + "0" * 64,
-        created_at=utc_now(),
-        created_by="a",
-        status=ModelStatus.DRAFT,
-        lineage=ModelLineage(),
-    )
-    event = ModelRegistered.create(
-        subject=f"model:vit:{version}", actor="a", producer="t", entry=entry
-    )
+    # The system clock on purpose: the replay's --until is compared with real time.
+    event = builders.model_registered(f"vit:{version}", actor="a")
     return Outgoing(MODEL_EVENTS, event.meta.subject.encode(), default_codec().encode(event))
 
 

@@ -19,9 +19,10 @@ import pytest
 from covenant.bus import Bus, Outgoing
 from covenant.events.catalog import MESSAGE_TYPES
 from covenant.events.codec import Codec
-from covenant.events.registry import ModelRegistered, ModelRejected, RegisterModel
+from covenant.events.registry import ModelRegistered, ModelRejected
 from covenant.platform import build_workers
 from covenant.runtime.service import wait_until_drained
+from covenant.testing import builders
 from covenant.topics import ALL_TOPICS, DEADLETTER, MODEL_COMMANDS, MODEL_EVENTS
 
 COMMANDS = 10_000
@@ -55,16 +56,7 @@ async def test_sigkilled_worker_loses_and_duplicates_nothing(
     codec = Codec(MESSAGE_TYPES)
     await bus.ensure_topics(ALL_TOPICS)
     commands = [
-        RegisterModel.create(
-            subject=f"model:family-{i % 50}:1.{i}.0",
-            actor="tester",
-            producer="test",
-            family=f"family-{i % 50}",
-            version=f"1.{i}.0",
-            code_ref="git@example.com:x.git#abc",
-            artifact_id="sha256:" + "0" * 64,
-        )
-        for i in range(COMMANDS)
+        builders.register_model(f"family-{i % 50}:1.{i}.0", actor="tester") for i in range(COMMANDS)
     ]
     encoded = [Outgoing(MODEL_COMMANDS, c.meta.subject.encode(), codec.encode(c)) for c in commands]
 

@@ -42,6 +42,7 @@ from covenant.runtime.service import run_workers, wait_until_drained
 from covenant.runtime.worker import Worker
 from covenant.store import ReadStore, open_store
 from covenant.store.projector import run_projection
+from covenant.testing import builders
 from covenant.topics import ALL_TOPICS, DEADLETTER
 
 UPLOAD_LIMIT = 256 * 1024
@@ -545,27 +546,9 @@ async def test_the_happy_path_on_each_log(bus_url: str, tmp_path: Path) -> None:
 
 async def test_a_dead_lettered_command_ends_its_wait_with_500(tmp_path: Path) -> None:
     codec = default_codec()
-    command = RegisterModel.create(
-        subject="model:vit:1.0.0",
-        actor="alice",
-        producer="test",
-        family="vit",
-        version="1.0.0",
-        code_ref="git#1",
-        artifact_id=f"sha256:{'0' * 64}",
-    )
-    letter = DeadLettered.create(
-        subject="covenant.cmd.model/0/0",
-        actor="covenant",
-        producer="registry",
-        worker="registry",
-        source_topic="covenant.cmd.model",
-        source_partition=0,
-        source_offset=0,
-        error_class="HandlerError",
-        error="the store went away",
-        attempts=5,
-        original=codec.encode(command),
+    command = builders.register_model("vit:1.0.0", actor="alice")
+    letter = builders.dead_lettered(
+        command, worker="registry", error="the store went away", attempts=5, codec=codec
     )
     async with open_bus(f"sqlite:///{tmp_path / 'log.sqlite3'}") as bus:
         await bus.ensure_topics(ALL_TOPICS)

@@ -5,7 +5,6 @@ also after being killed with SIGKILL mid-stream, as its own OS process."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import math
 import os
 import random
@@ -20,93 +19,58 @@ from pathlib import Path
 import pytest
 
 from covenant.bus import Bus, Outgoing, open_bus
-from covenant.events.artifacts import ArtifactRejected, ArtifactStored
+from covenant.events.artifacts import ArtifactStored
 from covenant.events.base import Message
 from covenant.events.catalog import MESSAGE_TYPES
 from covenant.events.codec import Codec
-from covenant.events.datasets import (
-    DatasetCleared,
-    DatasetLineage,
-    DatasetRegistered,
-    DatasetRejected,
-    TrainingClearance,
-    Transformation,
-)
-from covenant.events.registry import (
-    ModelLineage,
-    ModelRegistered,
-    ModelRegistryEntry,
-    ModelRejected,
-    ModelStatus,
-    RegisterModel,
-)
+from covenant.events.datasets import DatasetRegistered
+from covenant.events.registry import ModelRegistered
 from covenant.store import ReadStore, open_store
 from covenant.store.projector import rebuild, run_projection, wait_caught_up
+from covenant.testing import FrozenClock, builders
+from covenant.testing.builders import sha
 from covenant.testing.postgres import LocalPostgres
 from covenant.topics import ALL_TOPICS, MODEL_EVENTS
 
 T0 = datetime(2025, 6, 1, 12, 0, 0, 250000, tzinfo=UTC)
+CLOCK = FrozenClock(T0)
 CODEC = Codec(MESSAGE_TYPES)
 
 
-def sha(text: str) -> str:
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
-
-
 def dataset(dataset_id: str) -> DatasetRegistered:
-    return DatasetRegistered.create(  # type: ignore[no-any-return]
-        subject=f"dataset:{dataset_id}",
+    step = builders.transformation("clean", code_ref="git@x:etl.git#1", checksum=sha("c"))
+    return builders.dataset_registered(
+        dataset_id,
+        source_refs=[f"s3://raw/{dataset_id}"],
+        transformations=[step],
         actor="alice",
-        producer="test",
-        lineage=DatasetLineage(
-            dataset_id=dataset_id,
-            source_refs=[f"s3://raw/{dataset_id}"],
-            transformations=[
-                Transformation(name="clean", code_ref="git@x:etl.git#1", checksum=sha("c"))
-            ],
-            checksum=sha(dataset_id),
-            license="CC-BY-4.0",
-            created_at=T0,
-            created_by="alice",
-        ),
-        clearance=TrainingClearance.ALLOWED,
+        clock=CLOCK,
     )
 
 
 def artifact(name: str) -> ArtifactStored:
-    return ArtifactStored.create(  # type: ignore[no-any-return]
-        subject=f"artifact:{sha(name)}",
-        actor="bob",
-        producer="test",
-        artifact_id=sha(name),
-        name=name,
+    return builders.artifact_stored(
+        name,
         media_type="application/x-safetensors",
         size_bytes=len(name) * 1000,
-        blob_uri=f"file:///blobs/{name}",
         run_config={"seed": "1"},
+        actor="bob",
+        clock=CLOCK,
     )
 
 
 def model(
     model_id: str, *, datasets: Sequence[str] = (), parents: Sequence[str] = (), nan: bool = False
 ) -> ModelRegistered:
-    family, version = model_id.split(":")
-    return ModelRegistered.create(  # type: ignore[no-any-return]
-        subject=f"model:{model_id}",
+    family, version = builders.split_model_id(model_id)
+    return builders.model_registered(
+        model_id,
+        code_ref=f"git@x:{family}.git#{version}",
+        datasets=datasets,
+        parents=parents,
+        metrics={"loss": math.nan if nan else 0.25},
         actor="carol",
-        producer="test",
-        entry=ModelRegistryEntry(
-            model_id=model_id,
-            family=family,
-            version=version,
-            code_ref=f"git@x:{family}.git#{version}",
-            artifact_id=sha(f"weights {model_id}"),
-            metrics={"loss": math.nan if nan else 0.25},
-            created_at=T0,
-            created_by="carol",
-            status=ModelStatus.DRAFT,
-            lineage=ModelLineage(dataset_refs=list(datasets), parent_models=list(parents)),
-        ),
+        clock=CLOCK,
     )
 
 
@@ -119,16 +83,11 @@ def chunk(i: int) -> list[Message]:
         parents = [f"f{j}:1.{i - 1}.0"] if i else []
         out.append(model(f"f{j}:1.{i}.0", datasets=[f"d{i}-{j}"], parents=parents))
     out.append(model(f"f0:1.{i}.0", datasets=["other"]))  # a later duplicate: ignored
-    meta = {"actor": "dana", "producer": "test"}
     out += [
-        DatasetCleared.create(
-            subject=f"dataset:d{i}-0", dataset_id=f"d{i}-0", approved_by="dana", reason="ok", **meta
-        ),
-        DatasetRejected.create(subject="d:x", dataset_id="x", reasons=[f"bad {i}"], **meta),
-        ArtifactRejected.create(
-            subject="a:x", name="x", claimed_sha256="0" * 64, reason=f"bad {i}", **meta
-        ),
-        ModelRejected.create(subject="m:x", family="X", version="1", reasons=[f"bad {i}"], **meta),
+        builders.dataset_cleared(f"d{i}-0", reason="ok", actor="dana", clock=CLOCK),
+        builders.dataset_rejected("x", reasons=[f"bad {i}"], actor="dana", clock=CLOCK),
+        builders.artifact_rejected("x", reason=f"bad {i}", actor="dana", clock=CLOCK),
+        builders.model_rejected("X:1", reasons=[f"bad {i}"], actor="dana", clock=CLOCK),
     ]
     return out
 
@@ -143,10 +102,7 @@ def outgoing(messages: Sequence[Message]) -> list[Outgoing]:
 def odd_records() -> list[Outgoing]:
     """Records a projection must survive: garbage bytes, a command type it does not
     project (written to an event topic), and an event the store refuses (NaN)."""
-    command = RegisterModel.create(
-        subject="model:cmd", actor="a", producer="t", family="cmd", version="1.0.0",
-        code_ref="c", artifact_id=sha("c"),
-    )  # fmt: skip
+    command = builders.register_model("cmd:1.0.0", clock=CLOCK)
     return [
         Outgoing(MODEL_EVENTS, b"model:garbage", b"\xc3\x01not avro at all"),
         Outgoing(MODEL_EVENTS, b"model:cmd", CODEC.encode(command)),

@@ -19,6 +19,7 @@ from covenant.events.deadletter import DeadLettered
 from covenant.events.registry import ModelRegistered, RegisterModel
 from covenant.platform import build_workers
 from covenant.runtime.service import run_workers, wait_until_drained
+from covenant.testing import builders
 from covenant.topics import (
     ARTIFACT_EVENTS,
     DATASET_EVENTS,
@@ -32,30 +33,11 @@ SHA = "sha256:" + "0" * 64
 
 def stored_artifact() -> ArtifactStored:
     """The registry only registers models whose artifact is stored."""
-    event: ArtifactStored = ArtifactStored.create(
-        subject=SHA,
-        actor="tester",
-        producer="test",
-        artifact_id=SHA,
-        name="weights.bin",
-        media_type="application/octet-stream",
-        size_bytes=1,
-        blob_uri="file:///dev/null",
-    )
-    return event
+    return builders.artifact_stored("weights.bin", artifact_id=SHA, actor="tester")
 
 
 def command(i: int) -> RegisterModel:
-    message: RegisterModel = RegisterModel.create(
-        subject=f"model:fam:{i}.0.0",
-        actor="tester",
-        producer="test",
-        family="fam",
-        version=f"{i}.0.0",
-        code_ref="git@example.com:x.git#abc",
-        artifact_id=SHA,
-    )
-    return message
+    return builders.register_model(f"fam:{i}.0.0", artifact_id=SHA, actor="tester")
 
 
 def incompatible_schema() -> dict[str, Any]:
@@ -91,19 +73,7 @@ async def test_garbage_goes_to_the_dead_letter_topic_and_the_worker_goes_on(bus:
         "incompatible schema": encode_with(rogue, rogue_value),
         "empty": b"",
         "wrong type for this worker": codec.encode(
-            DeadLettered.create(
-                subject="x",
-                actor="a",
-                producer="p",
-                worker="w",
-                source_topic="t",
-                source_partition=0,
-                source_offset=0,
-                error_class="E",
-                error="e",
-                attempts=1,
-                original=b"",
-            )
+            builders.dead_lettered(worker="w", source_topic="t", error_class="E", error="e")
         ),
     }
     records = []

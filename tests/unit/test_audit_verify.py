@@ -40,12 +40,12 @@ from covenant.audit.synthetic import SyntheticLog, build_log
 from covenant.audit.trail import AuditTrail
 from covenant.audit.verify import verify_records
 from covenant.bus.protocol import Record
-from covenant.events.audit import CheckpointSigned, Leaf, LeavesAppended, checkpoint_message
+from covenant.events.audit import CheckpointSigned, Leaf, checkpoint_message
 from covenant.events.avro import avro_schema
 from covenant.events.base import utc_now
 from covenant.events.contract import default_codec
-from covenant.events.registry import RegisterModel
 from covenant.signing import LocalKeySigner
+from covenant.testing import builders
 from covenant.topics import AUDIT, DATASET_COMMANDS, DEADLETTER, MODEL_COMMANDS
 
 RECORDS = 600
@@ -53,16 +53,7 @@ CODEC = default_codec()
 
 
 def _command(i: int) -> bytes:
-    message = RegisterModel.create(
-        subject=f"model:fam-{i % 5}:1.{i}.0",
-        actor="tester",
-        producer="test",
-        family=f"fam-{i % 5}",
-        version=f"1.{i}.0",
-        code_ref="git@example.com:x.git#abc",
-        artifact_id="sha256:" + "0" * 64,
-    )
-    return CODEC.encode(message)
+    return CODEC.encode(builders.register_model(f"fam-{i % 5}:1.{i}.0", actor="tester"))
 
 
 @dataclasses.dataclass
@@ -241,19 +232,9 @@ def test_leaves_appended_after_the_last_checkpoint_are_not_covered(world: World)
     records = list(world.log.records)
     last = records[at(records, RECORDS - 1)]
     extra = dataclasses.replace(last, offset=last.offset + 1, value=_command(10_001))
-    batch: LeavesAppended = LeavesAppended.create(
-        subject="audit",
-        actor="covenant",
-        producer="audit",
+    batch = builders.leaves_appended(
+        [builders.leaf(extra.topic, extra.partition, extra.offset, digest=digest_of(extra.value))],
         first_leaf=RECORDS,
-        leaves=[
-            Leaf(
-                topic=extra.topic,
-                partition=extra.partition,
-                offset=extra.offset,
-                digest=digest_of(extra.value),
-            )
-        ],
     )
     audit = Record(AUDIT.name, 0, records[-1].offset + 1, b"audit", CODEC.encode(batch), 0)
     records += [audit, extra]
@@ -335,9 +316,7 @@ def test_a_leaf_twice_is_found_even_under_a_valid_signature(world: World) -> Non
     rec = world.log.records[at(world.log.records, 0)]
     digest = digest_of(rec.value)
     leaf = Leaf(topic=rec.topic, partition=rec.partition, offset=rec.offset, digest=digest)
-    batch: LeavesAppended = LeavesAppended.create(
-        subject="audit", actor="covenant", producer="audit", first_leaf=0, leaves=[leaf, leaf]
-    )
+    batch = builders.leaves_appended([leaf, leaf], first_leaf=0)
     hashes = [leaf_hash(leaf_bytes(rec.topic, rec.partition, rec.offset, digest))] * 2
     root = MerkleTree.from_leaf_hashes(hashes).root()
     signed = asyncio.run(sign(world.signer, 2, root))
@@ -361,10 +340,7 @@ def test_a_leaf_twice_is_found_even_under_a_valid_signature(world: World) -> Non
 async def sign(signer: LocalKeySigner, size: int, root: bytes) -> CheckpointSigned:
     now = utc_now()
     text = checkpoint_message(tree_size=size, root_hash=root, signed_at=now, key_id=signer.key_id)
-    message: CheckpointSigned = CheckpointSigned.create(
-        subject="audit",
-        actor="covenant",
-        producer="audit",
+    return builders.checkpoint_signed(
         tree_size=size,
         root_hash=root,
         signed_at=now,
@@ -372,7 +348,6 @@ async def sign(signer: LocalKeySigner, size: int, root: bytes) -> CheckpointSign
         algorithm="ed25519",
         signature=await signer.sign(text),
     )
-    return message
 
 
 def test_garbage_on_the_audit_topic_is_a_failure(world: World) -> None:

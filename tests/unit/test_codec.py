@@ -15,9 +15,8 @@ from covenant.errors import DecodeError, UnknownSchemaError, ValidationError
 from covenant.events.avro import avro_schema
 from covenant.events.catalog import MESSAGE_TYPES, message_type
 from covenant.events.codec import MAGIC, Codec, parse_document, schema_fingerprint
-from covenant.events.datasets import RegisterDataset, Transformation
-from covenant.events.deadletter import DeadLettered
-from covenant.events.registry import ModelLineage, RegisterModel
+from covenant.events.registry import RegisterModel
+from covenant.testing import builders
 
 
 def rabin_fingerprint(text: str) -> bytes:
@@ -37,21 +36,18 @@ def rabin_fingerprint(text: str) -> bytes:
 
 
 def sample_model() -> RegisterModel:
-    message: RegisterModel = RegisterModel.create(
-        subject="model:vit:1.0.0",
-        actor="alice",
-        producer="test",
-        family="vit",
-        version="1.0.0",
+    return builders.register_model(
+        "vit:1.0.0",
         code_ref="git@example.com:vit.git#abc",
         artifact_id="sha256:" + "a" * 64,
         metrics={"top1": 0.9},
-        lineage=ModelLineage(dataset_refs=["d:1"], parent_models=["vit:0.9.0"]),
+        datasets=["d:1"],
+        parents=["vit:0.9.0"],
         provenance={"run": "r-1"},
         signer_id="ed25519:abc",
         signature=b"\x01\x02",
+        actor="alice",
     )
-    return message
 
 
 @pytest.mark.parametrize("model", MESSAGE_TYPES, ids=lambda m: m.TYPE)
@@ -72,20 +68,15 @@ def test_encoding_is_single_object_with_the_writer_fingerprint() -> None:
 
 def test_every_type_roundtrips() -> None:
     codec = Codec(MESSAGE_TYPES)
-    dataset = RegisterDataset.create(
-        subject="d",
-        actor="a",
-        producer="p",
-        dataset_id="d:1",
+    dataset = builders.register_dataset(
+        "d:1",
         artifact_id="sha256:" + "b" * 64,
-        transformations=[Transformation(name="t", code_ref="c", checksum="sha256:" + "c" * 64)],
+        transformations=[builders.transformation("t", code_ref="c")],
         license="MIT",
         pii_flags=["email"],
     )
-    letter = DeadLettered.create(
-        subject="x",
-        actor="a",
-        producer="p",
+    letter = builders.dead_lettered(
+        b"\x00\xff",
         worker="w",
         source_topic="t",
         source_partition=1,
@@ -93,7 +84,6 @@ def test_every_type_roundtrips() -> None:
         error_class="E",
         error="boom",
         attempts=3,
-        original=b"\x00\xff",
     )
     for message in (sample_model(), dataset, letter):
         assert codec.decode(codec.encode(message)) == message

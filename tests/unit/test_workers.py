@@ -8,11 +8,8 @@ import pytest
 
 from covenant.catalog.semver import is_semver
 from covenant.events.artifacts import ArtifactStored
-from covenant.events.base import utc_now
 from covenant.events.datasets import (
-    ApproveDataset,
     DatasetCleared,
-    DatasetLineage,
     DatasetRegistered,
     DatasetRejected,
     ProvenanceReview,
@@ -20,57 +17,25 @@ from covenant.events.datasets import (
     TrainingClearance,
     Transformation,
 )
-from covenant.events.registry import (
-    ModelLineage,
-    ModelRegistered,
-    ModelRejected,
-    ModelStatus,
-    RegisterModel,
-)
+from covenant.events.registry import ModelRegistered, ModelRejected, ModelStatus, RegisterModel
 from covenant.platform import build_workers
 from covenant.runtime.worker import Context, Worker
+from covenant.testing import builders
 
 SHA = "sha256:" + "0" * 64
 
 
 def dataset(**overrides: Any) -> RegisterDataset:
-    body: dict[str, Any] = {
-        "dataset_id": "d:1",
-        "artifact_id": SHA,
-        "license": "CC-BY-4.0",
-        "provenance_review": ProvenanceReview.PASSED,
-    } | overrides
-    message: RegisterDataset = RegisterDataset.create(
-        subject="dataset:d:1", actor="alice", producer="t", **body
-    )
-    return message
+    return builders.register_dataset("d:1", **({"artifact_id": SHA, "actor": "alice"} | overrides))
 
 
-def model(**overrides: Any) -> RegisterModel:
-    body: dict[str, Any] = {
-        "family": "vit",
-        "version": "1.0.0",
-        "code_ref": "git@x#abc",
-        "artifact_id": SHA,
-    } | overrides
-    message: RegisterModel = RegisterModel.create(
-        subject="model:vit", actor="bob", producer="t", **body
-    )
-    return message
+def model(*, family: str = "vit", version: str = "1.0.0", **overrides: Any) -> RegisterModel:
+    body = {"code_ref": "git@x#abc", "artifact_id": SHA, "actor": "bob"} | overrides
+    return builders.register_model(f"{family}:{version}", **body)
 
 
 def stored(artifact_id: str = SHA) -> ArtifactStored:
-    event: ArtifactStored = ArtifactStored.create(
-        subject=artifact_id,
-        actor="t",
-        producer="t",
-        artifact_id=artifact_id,
-        name="x",
-        media_type="application/octet-stream",
-        size_bytes=1,
-        blob_uri="file:///x",
-    )
-    return event
+    return builders.artifact_stored("x", artifact_id=artifact_id)
 
 
 def worker_with(name: str, *known: Any) -> Worker:
@@ -199,9 +164,7 @@ async def test_a_blocked_dataset_is_cleared_by_an_approval_with_a_reason() -> No
     await run(worker, dataset(pii_flags=["email"]))
 
     async def approve(reason: str) -> Any:
-        command = ApproveDataset.create(
-            subject="dataset:d:1", actor="dpo", producer="t", dataset_id="d:1", reason=reason
-        )
+        command = builders.approve_dataset("d:1", reason=reason, actor="dpo")
         (event,) = await run(worker, command)
         return event
 
@@ -216,31 +179,22 @@ async def test_a_blocked_dataset_is_cleared_by_an_approval_with_a_reason() -> No
 
 
 async def test_model_versions_are_unique_and_lineage_must_exist() -> None:
-    registered_dataset = DatasetRegistered.create(
-        subject="d",
-        actor="a",
-        producer="p",
-        lineage=DatasetLineage(
-            dataset_id="d:1", checksum=SHA, license="MIT", created_at=utc_now(), created_by="a"
-        ),
-        clearance=TrainingClearance.ALLOWED,
-    )
+    registered_dataset = builders.dataset_registered("d:1", checksum=SHA, license="MIT", actor="a")
     worker = worker_with("registry", registered_dataset)
-    (first,) = await run(worker, model(lineage=ModelLineage(dataset_refs=["d:1"])))
+    (first,) = await run(worker, model(datasets=["d:1"]))
     assert isinstance(first, ModelRegistered)
     (dup,) = await run(worker, model())
     assert isinstance(dup, ModelRejected)
     assert "already registered" in dup.reasons[0]
-    (child,) = await run(
-        worker, model(version="1.1.0", lineage=ModelLineage(parent_models=["vit:1.0.0"]))
-    )
+    (child,) = await run(worker, model(version="1.1.0", parents=["vit:1.0.0"]))
     assert isinstance(child, ModelRegistered)
     (orphan,) = await run(
         worker,
         model(
             version="2.0.0",
             artifact_id="sha256:" + "7" * 64,
-            lineage=ModelLineage(dataset_refs=["d:404"], parent_models=["vit:0.1.0"]),
+            datasets=["d:404"],
+            parents=["vit:0.1.0"],
         ),
     )
     assert isinstance(orphan, ModelRejected)

@@ -2,28 +2,53 @@
 
 Python names are snake_case; the Avro contract uses the camelCase aliases, so other
 languages see ``eventId`` and ``occurredAt`` as ARCHITECTURE.md §3 names them.
+
+The time and the id a new record gets come from a ``Clock`` and an ``IdSource``
+(``covenant.events._clock``) passed to ``Message.create``; the system ones are the
+defaults, so production code passes nothing and tests pass deterministic ones.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
-from uuid6 import uuid7
 
+from covenant.events._clock import (
+    SYSTEM_CLOCK,
+    UUID7_IDS,
+    Clock,
+    IdSource,
+    SystemClock,
+    Uuid7Ids,
+)
 from covenant.topics import Topic
+
+__all__ = [
+    "SYSTEM_CLOCK",
+    "UUID7_IDS",
+    "Clock",
+    "IdSource",
+    "Message",
+    "Metadata",
+    "Record",
+    "SystemClock",
+    "Uuid7Ids",
+    "new_event_id",
+    "utc_now",
+]
 
 
 def new_event_id() -> str:
     """A UUIDv7: time-ordered, so ids sort roughly by creation and index well."""
-    return str(uuid7())
+    return UUID7_IDS.new_id()
 
 
 def utc_now() -> datetime:
     """Now in UTC at microsecond precision, the resolution of ``timestamp-micros``."""
-    return datetime.now(UTC)
+    return SYSTEM_CLOCK.now()
 
 
 class Record(BaseModel):
@@ -91,15 +116,31 @@ class Message(Record):
         correlation_id: str | None = None,
         causation_id: str | None = None,
         idempotency_key: str | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        ids: IdSource = UUID7_IDS,
         **body: Any,
     ) -> Any:
         """Build a record with fresh metadata; the first record of a flow starts
-        its correlation id from its own event id."""
-        event_id = new_event_id()
+        its correlation id from its own event id.
+
+        Args:
+            subject: the entity it is about; also the partition key.
+            actor: the principal on whose behalf it is written.
+            producer: the service or worker writing it.
+            correlation_id: the flow it belongs to; None starts a new flow.
+            causation_id: the event id of the record that caused it.
+            idempotency_key: the caller's key, carried so that retries are no-ops.
+            clock: where ``meta.occurred_at`` comes from. A parameter rather than a
+                global so that tests (and replays) choose the time explicitly.
+            ids: where ``meta.event_id`` comes from, for the same reason.
+            **body: the message's own fields. No message type may have a field named
+                like one of the arguments above (a test in ``tests/unit`` checks).
+        """
+        event_id = ids.new_id()
         meta = Metadata(
             event_id=event_id,
             type=cls.TYPE,
-            occurred_at=utc_now(),
+            occurred_at=clock.now(),
             producer=producer,
             actor=actor,
             subject=subject,

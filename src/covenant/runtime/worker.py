@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from covenant.bus.protocol import Outgoing
-from covenant.events.base import Message
+from covenant.events.base import SYSTEM_CLOCK, UUID7_IDS, Clock, IdSource, Message
 from covenant.topics import Topic
 
 M = TypeVar("M", bound=Message)
@@ -30,12 +30,23 @@ class Context:
     """What a handler may do: emit records caused by the one being handled.
 
     Emitted records inherit the flow's correlation id and actor, and name the input
-    as their cause, so the log links every fact to the intent behind it.
+    as their cause, so the log links every fact to the intent behind it. Their time
+    and id come from ``clock`` and ``ids`` (the system ones unless given), so a test
+    can drive a handler with a deterministic clock and id source.
     """
 
-    def __init__(self, *, worker: str, cause: Message) -> None:
+    def __init__(
+        self,
+        *,
+        worker: str,
+        cause: Message,
+        clock: Clock = SYSTEM_CLOCK,
+        ids: IdSource = UUID7_IDS,
+    ) -> None:
         self.worker = worker
         self.cause = cause
+        self.clock = clock
+        self.ids = ids
         self.emitted: list[Message] = []
         self.raw: list[Outgoing] = []
 
@@ -48,6 +59,8 @@ class Context:
             correlation_id=self.cause.meta.correlation_id,
             causation_id=self.cause.meta.event_id,
             idempotency_key=self.cause.meta.idempotency_key,
+            clock=self.clock,
+            ids=self.ids,
             **body,
         )
         self.emitted.append(message)

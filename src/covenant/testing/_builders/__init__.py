@@ -1,0 +1,1 @@
+"""The builders behind ``covenant.testing.builders``, one module per capability."""
