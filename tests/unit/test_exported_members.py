@@ -156,6 +156,18 @@ PUBLIC: dict[str, list[str]] = {
         "key_id_for",
         "verify_signature",
     ],
+    "covenant.testing": [
+        "FrozenClock",
+        "ManualClock",
+        "SequentialIds",
+        "builders",
+        "collect",
+        "drain",
+        "embedded_log",
+        "publish",
+        "running",
+        "wait_for",
+    ],
     "covenant.store": [
         "ArtifactView",
         "DatasetApproval",
@@ -189,7 +201,10 @@ def test_nothing_public_is_left_out_of_all(package: str) -> None:
         and name != "annotations"  # from __future__
         and not isinstance(value, types.ModuleType)  # submodules: ports and adapters
     }
-    assert sorted(public) == sorted(module.__all__)
+    exported_modules = {
+        name for name in module.__all__ if isinstance(getattr(module, name), types.ModuleType)
+    }
+    assert sorted(public | exported_modules) == sorted(module.__all__)
 
 
 @pytest.mark.parametrize("package", sorted(PUBLIC))
