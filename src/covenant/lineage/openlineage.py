@@ -7,7 +7,8 @@ sources and wrote the dataset; a model registration becomes a completed run of
 its training job that read its datasets and parent models and wrote the model.
 The run id is the Covenant event id (a UUIDv7), so a lineage tool links straight
 back to the audit trail. Pure functions: the ``openlineage`` worker puts the
-result on a topic and ``covenant lineage export`` writes it to a file.
+result on the ``covenant.lineage.openlineage`` topic (``covenant events tail
+--topic covenant.lineage.openlineage --json`` prints it).
 
 Every event validates against the official OpenLineage JSON schemas it names
 (``tests/openlineage_schema.py`` checks them), and sources that are locations get the
