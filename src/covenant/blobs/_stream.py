@@ -19,8 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO, cast
 
-from covenant.blobs.errors import TooLargeError, from_os_error
-from covenant.blobs.protocol import BlobSource, Progress
+from covenant.blobs.errors import ChecksumMismatchError, TooLargeError, from_os_error
+from covenant.blobs.protocol import BlobSource, Progress, StoredBlob
 
 CHUNK = 4 * 1024 * 1024
 _ALIGN = 4096  # O_DIRECT wants block-aligned lengths; 4 KiB covers 512 B devices too
@@ -209,6 +209,26 @@ async def feed(
             await asyncio.wait([pending])
             if not pending.cancelled():
                 pending.exception()  # retrieved, so asyncio does not log it
+
+
+async def hash_only(
+    source: BlobSource, existing: StoredBlob, *, max_bytes: int | None, progress: Progress | None
+) -> StoredBlob:
+    """``existing`` once every byte of ``source`` is read and hashed, writing nothing.
+
+    A store's ``put`` takes this path when ``expected_sha256`` names bytes it has
+    already: it must still read the source once and keep the checksum promise.
+
+    Raises:
+        ChecksumMismatchError: the source hashes to something else.
+        TooLargeError: more than ``max_bytes`` arrived.
+    """
+    sink = HashingSink(max_bytes=max_bytes)
+    await feed(sink, source, progress=progress)
+    digest = sink.finish()
+    if digest != existing.sha256:
+        raise ChecksumMismatchError(expected=existing.sha256, actual=digest, size=sink.size)
+    return existing
 
 
 async def _hash_then(

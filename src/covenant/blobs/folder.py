@@ -23,7 +23,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Self
 
-from covenant.blobs._stream import CHUNK, HashingSink, feed, open_for_streaming, write_all
+from covenant.blobs._stream import (
+    CHUNK,
+    HashingSink,
+    feed,
+    hash_only,
+    open_for_streaming,
+    write_all,
+)
 from covenant.blobs.errors import (
     BlobError,
     BlobNotFoundError,
@@ -129,7 +136,7 @@ class FolderBlobStore:
             except OSError as exc:
                 raise from_os_error("put", exc) from exc
             if existing is not None:
-                return await self._hash_only(source, existing, max_bytes, progress)
+                return await hash_only(source, existing, max_bytes=max_bytes, progress=progress)
         tmp_dir = self.root / "tmp"
         tmp = tmp_dir / f"{uuid.uuid4().hex}.part"
         try:
@@ -154,20 +161,6 @@ class FolderBlobStore:
             return await asyncio.to_thread(self._publish, fd, tmp, digest, media_type)
         except OSError as exc:
             raise from_os_error("put", exc) from exc
-
-    async def _hash_only(
-        self,
-        source: BlobSource,
-        existing: StoredBlob,
-        max_bytes: int | None,
-        progress: Progress | None,
-    ) -> StoredBlob:
-        sink = HashingSink(max_bytes=max_bytes)
-        await feed(sink, source, progress=progress)
-        digest = sink.finish()
-        if digest != existing.sha256:
-            raise ChecksumMismatchError(expected=existing.sha256, actual=digest, size=sink.size)
-        return existing
 
     def _create_temp(self, tmp: Path) -> int:
         tmp.parent.mkdir(parents=True, exist_ok=True)

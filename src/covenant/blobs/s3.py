@@ -33,7 +33,7 @@ from covenant.blobs._s3ops import (
     error_code,
     translated,
 )
-from covenant.blobs._stream import CHUNK, HashingSink, feed
+from covenant.blobs._stream import CHUNK, HashingSink, feed, hash_only
 from covenant.blobs.errors import BlobError, BlobNotFoundError, ChecksumMismatchError
 from covenant.blobs.protocol import (
     BlobSource,
@@ -177,12 +177,7 @@ class S3BlobStore:
         if expected is not None:
             existing = await self._head(expected, deduplicated=True)
             if existing is not None:
-                sink = HashingSink(max_bytes=max_bytes)
-                await feed(sink, source, progress=progress)
-                digest = sink.finish()
-                if digest != expected:
-                    raise ChecksumMismatchError(expected=expected, actual=digest, size=sink.size)
-                return existing
+                return await hash_only(source, existing, max_bytes=max_bytes, progress=progress)
         tmp_key = self._key("tmp", uuid.uuid4().hex)
         upload = MultipartUpload(
             client,

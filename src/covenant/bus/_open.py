@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
+from covenant._urls import sqlite_path
 from covenant.bus.protocol import Bus
 from covenant.errors import ConfigError
 
@@ -17,10 +17,7 @@ def open_bus(url: str) -> Bus:
     if parsed.scheme == "sqlite":
         from covenant.bus.sqlite import SqliteBus
 
-        path = parsed.path if not parsed.netloc else f"{parsed.netloc}{parsed.path}"
-        if not path:
-            raise ConfigError(f"{url!r}: give a file, e.g. sqlite:///var/covenant/log.sqlite3")
-        return SqliteBus(Path(path))
+        return SqliteBus(sqlite_path(url, parsed, example="log.sqlite3"))
     if parsed.scheme == "kafka":
         from covenant.bus.kafka import KafkaBus
 

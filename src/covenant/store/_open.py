@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import urlparse
 
+from covenant._urls import sqlite_path
 from covenant.errors import ConfigError
 from covenant.store.protocol import ReadStore
 
@@ -17,10 +17,7 @@ def open_store(url: str) -> ReadStore:
     if parsed.scheme == "sqlite":
         from covenant.store.sqlite import SqliteReadStore
 
-        path = parsed.path if not parsed.netloc else f"{parsed.netloc}{parsed.path}"
-        if not path:
-            raise ConfigError(f"{url!r}: give a file, e.g. sqlite:///var/covenant/read.sqlite3")
-        return SqliteReadStore(Path(path))
+        return SqliteReadStore(sqlite_path(url, parsed, example="read.sqlite3"))
     if parsed.scheme in ("postgresql", "postgres"):
         try:
             from covenant.store.postgres import PostgresReadStore

@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import ClassVar
+from typing import ClassVar, Self
 
 from covenant.bus.protocol import TopicPartition
 from covenant.errors import StoreError
@@ -48,6 +48,19 @@ class SqlReadStore(ABC):
 
     dialect: ClassVar[Dialect]
 
+    @property
+    @abstractmethod
+    def _connected(self) -> bool:
+        """Whether the backend's connections are open."""
+
+    @abstractmethod
+    async def _connect(self) -> None:
+        """Open the backend's connections, raising ``StoreError`` when it cannot."""
+
+    @abstractmethod
+    async def __aexit__(self, *exc: object) -> None:
+        """Close the connections; closing twice is harmless."""
+
     @abstractmethod
     def _writing(self, lock: str) -> AbstractAsyncContextManager[Tx]:
         """A write transaction, serialized with every other writer holding ``lock``
@@ -57,6 +70,18 @@ class SqlReadStore(ABC):
     @abstractmethod
     def _reading(self) -> AbstractAsyncContextManager[Tx]:
         """A read-only transaction on one consistent snapshot."""
+
+    async def __aenter__(self) -> Self:
+        """Connect and create the schema if missing; a store already open is left as it
+        is. When the schema cannot be created the connections are closed again."""
+        if not self._connected:
+            await self._connect()
+            try:
+                await self._create_schema()
+            except BaseException:
+                await self.__aexit__()
+                raise
+        return self
 
     async def _create_schema(self) -> None:
         async with self._writing(_SCHEMA_LOCK) as tx:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 import asyncpg  # type: ignore[import-untyped, unused-ignore]
 
@@ -76,21 +76,17 @@ class PostgresReadStore(SqlReadStore):
         self._max_size = max_size
         self._pool: Any = None
 
-    async def __aenter__(self) -> Self:
-        if self._pool is not None:
-            return self
+    @property
+    def _connected(self) -> bool:
+        return self._pool is not None
+
+    async def _connect(self) -> None:
         try:
             self._pool = await asyncpg.create_pool(
                 self._dsn, min_size=self._min_size, max_size=self._max_size
             )
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise _translate(exc) from exc
-        try:
-            await self._create_schema()
-        except BaseException:
-            await self.__aexit__()
-            raise
-        return self
 
     async def __aexit__(self, *exc: object) -> None:
         if self._pool is not None:

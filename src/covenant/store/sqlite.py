@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 from covenant.errors import StoreError
 from covenant.store._schema import Dialect, Param, time_text
@@ -73,9 +73,11 @@ class SqliteReadStore(SqlReadStore):
     def path(self) -> Path:
         return self._path
 
-    async def __aenter__(self) -> Self:
-        if self._conn is not None:
-            return self
+    @property
+    def _connected(self) -> bool:
+        return self._conn is not None
+
+    async def _connect(self) -> None:
         try:
             self._path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
@@ -87,12 +89,6 @@ class SqliteReadStore(SqlReadStore):
                 f"cannot open the read store at {self._path}: {exc}", retriable=False
             ) from exc
         self._conn = conn
-        try:
-            await self._create_schema()
-        except BaseException:
-            await self.__aexit__()
-            raise
-        return self
 
     async def __aexit__(self, *exc: object) -> None:
         if self._conn is not None:

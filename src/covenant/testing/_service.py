@@ -44,6 +44,18 @@ class ServiceStartError(CovenantError, RuntimeError):
         self.log_file = log_file
 
 
+def in_workdir(workdir: Path | None, name: str, *, owner: str) -> Path:
+    """The file ``name`` in a launcher's folder, which its ``prepare`` makes.
+
+    Raises:
+        RuntimeError: there is no folder yet (before ``start``); ``owner`` names
+            the service in the message.
+    """
+    if workdir is None:
+        raise RuntimeError(f"{owner} has no folder before start()")
+    return workdir / name
+
+
 class LocalService(abc.ABC):
     """A service run as a local process; usable as a context manager.
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from covenant.testing._process import free_port
-from covenant.testing._service import LocalService
+from covenant.testing._service import LocalService, in_workdir
 
 _INSTALL_HINT = (
     "PostgreSQL server binaries (initdb, postgres) were not found; "
@@ -102,9 +102,7 @@ class LocalPostgres(LocalService):
 
     @property
     def output_file(self) -> Path:
-        if self.workdir is None:
-            raise RuntimeError("the server has no folder before start()")
-        return self.workdir / "server.log"
+        return in_workdir(self.workdir, "server.log", owner="the server")
 
     def prepare(self) -> None:
         """A fresh folder (handed to ``postgres`` when we are root) and initdb."""

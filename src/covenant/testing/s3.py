@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 from covenant.blobs.s3 import S3Credentials
 from covenant.testing._process import free_port
-from covenant.testing._service import LocalService
+from covenant.testing._service import LocalService, in_workdir
 
 _ACCESS_KEY = "covenant-test"
 _SECRET_KEY = "covenant-test-secret"
@@ -78,13 +78,11 @@ class LocalS3(LocalService):
 
     @property
     def log_file(self) -> Path | None:
-        return None if self._workdir is None else self._workdir / "moto.log"
+        return None if self._workdir is None else self.output_file
 
     @property
     def output_file(self) -> Path:
-        if self._workdir is None:
-            raise RuntimeError("the S3 server has no folder before start()")
-        return self._workdir / "moto.log"
+        return in_workdir(self._workdir, "moto.log", owner=self.name)
 
     def prepare(self) -> None:
         if self._workdir is None:

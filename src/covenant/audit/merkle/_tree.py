@@ -82,29 +82,14 @@ class MerkleTree:
         Raises:
             ValueError: ``leaf_hash`` is not 32 bytes long.
         """
-        if len(leaf_hash) != HASH_SIZE:
-            raise ValueError(f"leaf hash must be {HASH_SIZE} bytes, got {len(leaf_hash)}")
-        levels = self._levels
-        levels[0] += leaf_hash
-        size = self._size + 1
-        self._size = size
-        self._root = None
-        level = 0
-        while not size & 1:
-            # An even count at this level: its last two entries form a complete subtree
-            # one level up, which is hashed now and never again.
-            below = levels[level]
-            level += 1
-            if level == len(levels):
-                levels.append(bytearray())
-            levels[level] += SHA256(NODE_PREFIX + below[-64:]).digest()
-            size >>= 1
+        self.extend((leaf_hash,))
 
     def extend(self, leaf_hashes: Iterable[bytes]) -> None:
         """Append many leaf hashes; the same result as ``append_leaf_hash`` in a loop.
 
         The loop body is inlined with local bindings because replaying a large log is
-        the case that has to be fast.
+        the case that has to be fast; one leaf goes through here too, which costs no
+        more than a call of its own would.
 
         Args:
             leaf_hashes: 32-byte leaf hashes in log order.
@@ -126,6 +111,8 @@ class MerkleTree:
                 n = size
                 level = 0
                 while not n & 1:
+                    # An even count at this level: its last two entries form a complete
+                    # subtree one level up, which is hashed now and never again.
                     below = levels[level]
                     level += 1
                     if level == len(levels):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from covenant.audit.merkle._hashing import EMPTY_ROOT, HASH_SIZE, NODE_PREFIX, SHA256
 from covenant.errors import AuditError
@@ -27,6 +27,31 @@ def _check_count(value: int, what: str) -> None:
     """Raise ProofError unless ``value`` is a non-negative int; ``what`` names it."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ProofError(f"{what} must be a non-negative integer, got {value!r}")
+
+
+def _walk(
+    nodes: Sequence[bytes], fn: int, sn: int, *, counted: str, needs: str
+) -> Iterator[tuple[bytes, bool]]:
+    """Each proof node, with whether it is the left sibling of the hash so far.
+
+    The index arithmetic that RFC 9162 §2.1.3.2 and §2.1.4.2 share: ``fn`` and ``sn``
+    start where the verifier's algorithm says; the caller combines the hashes. Raises
+    ProofError, as ``"<counted>, more than <needs>"`` or ``"…, fewer than …"``, when
+    the proof has more or fewer nodes than those indices need.
+    """
+    for node in nodes:
+        if sn == 0:
+            raise ProofError(f"{counted}, more than {needs}")
+        left = bool(fn & 1) or fn == sn
+        if left and not fn & 1:
+            while fn and not fn & 1:
+                fn >>= 1
+                sn >>= 1
+        yield node, left
+        fn >>= 1
+        sn >>= 1
+    if sn != 0:
+        raise ProofError(f"{counted}, fewer than {needs}")
 
 
 def verify_inclusion(
@@ -56,29 +81,15 @@ def verify_inclusion(
     _check_hash(root, "root hash")
     for position, node in enumerate(proof):
         _check_hash(node, f"inclusion proof node {position}")
-    fn, sn = index, size - 1
     r = bytes(leaf_hash)
-    for p in proof:
-        if sn == 0:
-            raise ProofError(
-                f"inclusion proof has {len(proof)} nodes, more than leaf {index} of a "
-                f"tree of size {size} needs"
-            )
-        if fn & 1 or fn == sn:
-            r = SHA256(NODE_PREFIX + p + r).digest()
-            if not fn & 1:
-                while fn and not fn & 1:
-                    fn >>= 1
-                    sn >>= 1
-        else:
-            r = SHA256(NODE_PREFIX + r + p).digest()
-        fn >>= 1
-        sn >>= 1
-    if sn != 0:
-        raise ProofError(
-            f"inclusion proof has {len(proof)} nodes, fewer than leaf {index} of a "
-            f"tree of size {size} needs"
-        )
+    for p, left in _walk(
+        proof,
+        index,
+        size - 1,
+        counted=f"inclusion proof has {len(proof)} nodes",
+        needs=f"leaf {index} of a tree of size {size} needs",
+    ):
+        r = SHA256(NODE_PREFIX + p + r if left else NODE_PREFIX + r + p).digest()
     if r != root:
         raise ProofError(
             f"inclusion proof for leaf {index} of tree size {size} gives root {r.hex()}, "
@@ -150,28 +161,18 @@ def verify_consistency(
         fn >>= 1
         sn >>= 1
     fr = sr = bytes(path[0])
-    for c in path[1:]:
-        if sn == 0:
-            raise ProofError(
-                f"consistency proof has {len(proof)} nodes, more than sizes "
-                f"{old_size} -> {new_size} need"
-            )
-        if fn & 1 or fn == sn:
+    for c, left in _walk(
+        path[1:],
+        fn,
+        sn,
+        counted=f"consistency proof has {len(proof)} nodes",
+        needs=f"sizes {old_size} -> {new_size} need",
+    ):
+        if left:
             fr = SHA256(NODE_PREFIX + c + fr).digest()
             sr = SHA256(NODE_PREFIX + c + sr).digest()
-            if not fn & 1:
-                while fn and not fn & 1:
-                    fn >>= 1
-                    sn >>= 1
         else:
             sr = SHA256(NODE_PREFIX + sr + c).digest()
-        fn >>= 1
-        sn >>= 1
-    if sn != 0:
-        raise ProofError(
-            f"consistency proof has {len(proof)} nodes, fewer than sizes "
-            f"{old_size} -> {new_size} need"
-        )
     if fr != old_root:
         raise ProofError(
             f"consistency proof gives old root {fr.hex()} for size {old_size}, not the "

@@ -12,7 +12,7 @@ from typing import Self
 from covenant.bus._replay_table import ReplayTable
 from covenant.bus.protocol import Outgoing, Position, Record, TopicPartition
 from covenant.bus.sqlite import _log
-from covenant.bus.sqlite._connection import SCHEMA, Transaction, connect
+from covenant.bus.sqlite._connection import SCHEMA, Transaction, connect, opened
 from covenant.bus.sqlite._consumer import SqliteGroupConsumer
 from covenant.bus.sqlite._publish import GroupCommit
 from covenant.errors import BusError, ConfigError
@@ -59,9 +59,7 @@ class SqliteBus:
 
     @property
     def _db(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise BusError("the embedded log is not open; use 'async with'", retriable=False)
-        return self._conn
+        return opened(self._conn, "the embedded log")
 
     async def ensure_topics(self, topics: Sequence[Topic]) -> None:
         with Transaction(self._db):
@@ -94,6 +92,14 @@ class SqliteBus:
         self._partitions[topic.name] = int(row[0])
         return int(row[0])
 
+    def starts(
+        self, topics: Sequence[Topic], conn: sqlite3.Connection | None = None
+    ) -> dict[TopicPartition, int]:
+        """Every partition of ``topics`` (as the log has them), at offset 0."""
+        return {
+            (topic.name, p): 0 for topic in topics for p in range(self.partitions_of(topic, conn))
+        }
+
     def append(self, conn: sqlite3.Connection, records: Sequence[Outgoing]) -> list[Position]:
         """Append inside the caller's write transaction."""
         return _log.append(conn, records, lambda topic: self.partitions_of(topic, conn))
@@ -116,10 +122,7 @@ class SqliteBus:
         from_end: bool = False,
         start: Mapping[TopicPartition, int] | None = None,
     ) -> AsyncIterator[Record]:
-        positions: dict[TopicPartition, int] = {}
-        for topic in topics:
-            for p in range(self.partitions_of(topic)):
-                positions[(topic.name, p)] = 0
+        positions = self.starts(topics)
         ends = _log.heads(self._db, positions)
         if from_end:
             positions = dict(ends)
@@ -150,8 +153,7 @@ class SqliteBus:
         return ReplayTable(self, tuple(topics))
 
     async def end_offsets(self, topic: Topic) -> dict[int, int]:
-        tps = {(topic.name, p): 0 for p in range(self.partitions_of(topic))}
-        return {p: n for (_, p), n in _log.heads(self._db, tps).items()}
+        return {p: n for (_, p), n in _log.heads(self._db, self.starts([topic])).items()}
 
     async def committed(self, *, group: str, topic: Topic) -> dict[int, int]:
         rows = self._db.execute(

@@ -54,6 +54,13 @@ def connect(path: Path, *, busy_timeout_ms: int) -> sqlite3.Connection:
     return conn
 
 
+def opened(conn: sqlite3.Connection | None, what: str) -> sqlite3.Connection:
+    """``conn``, or, when it is None, a ``BusError`` saying that ``what`` is not open."""
+    if conn is None:
+        raise BusError(f"{what} is not open; use 'async with'", retriable=False)
+    return conn
+
+
 class Transaction:
     """``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on any error, with sqlite3
     errors translated into ``BusError`` (retriable: a lock timeout may clear)."""

@@ -9,10 +9,9 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Self
 
 from covenant.bus.protocol import Outgoing, Record, TopicPartition
-from covenant.bus.sqlite._connection import Transaction
+from covenant.bus.sqlite._connection import Transaction, opened
 from covenant.bus.sqlite._log import fetch, idle_sleep_s
 from covenant.bus.sqlite._membership import Membership
-from covenant.errors import BusError
 from covenant.topics import Topic
 
 if TYPE_CHECKING:
@@ -50,18 +49,13 @@ class SqliteGroupConsumer:
 
     @property
     def _db(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise BusError("consumer is not open; use 'async with'", retriable=False)
-        return self._conn
+        return opened(self._conn, "consumer")
 
     async def positions(self) -> dict[TopicPartition, int]:
         return dict(self._positions)
 
     async def rewind(self) -> None:
-        positions: dict[TopicPartition, int] = {}
-        for topic in self._topics:
-            for p in range(self._bus.partitions_of(topic, self._db)):
-                positions[(topic.name, p)] = 0
+        positions = self._bus.starts(self._topics, self._db)
         for topic_name, p, n in self._db.execute(
             "SELECT topic, partition, next_offset FROM group_offsets WHERE group_id = ?",
             (self._group,),
