@@ -67,6 +67,7 @@ PUBLIC: dict[str, list[str]] = {
         "Position",
         "Record",
         "TableReader",
+        "closing",
         "open_bus",
     ],
     "covenant.catalog": [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from covenant.bus._closing import closing
 from covenant.bus._open import open_bus
 from covenant.bus.protocol import Bus, GroupConsumer, Outgoing, Position, Record, TableReader
 
@@ -12,5 +13,6 @@ __all__ = [
     "Position",
     "Record",
     "TableReader",
+    "closing",
     "open_bus",
 ]

@@ -33,10 +33,10 @@ import asyncio
 import contextlib
 import logging
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
-from covenant.bus import open_bus
+from covenant.bus import closing, open_bus
 from covenant.bus.protocol import Bus, Record, TopicPartition
 from covenant.errors import BusError, CovenantError
 from covenant.events.codec import Codec
@@ -98,25 +98,13 @@ async def run_projection(
     return projection.stats
 
 
-@contextlib.asynccontextmanager
-async def _closing(records: AsyncIterator[Record]) -> AsyncIterator[AsyncIterator[Record]]:
-    """Close the log's reader when done, also on cancellation, so a Kafka reader's
-    consumer is stopped at once rather than when the generator is collected."""
-    try:
-        yield records
-    finally:
-        close = getattr(records, "aclose", None)
-        if close is not None:
-            await close()
-
-
 async def _follow(
     bus: Bus,
     topics: Sequence[Topic],
     start: dict[TopicPartition, int],
     queue: asyncio.Queue[Record],
 ) -> None:
-    async with _closing(bus.read(topics, follow=True)) as records:
+    async with closing(bus.read(topics, follow=True)) as records:
         async for record in records:
             if record.offset >= start.get((record.topic, record.partition), 0):
                 await queue.put(record)
@@ -162,7 +150,7 @@ async def rebuild(
     await store.reset()
     projection = Projection(store=store, codec=codec, name=name, stop=asyncio.Event())
     batch: list[Record] = []
-    async with _closing(bus.read(topics)) as records:
+    async with closing(bus.read(topics)) as records:
         async for record in records:
             if limit_ms is not None and record.timestamp_ms > limit_ms:
                 continue
@@ -188,7 +176,7 @@ async def wait_caught_up(
     not the end offset: on Kafka, transaction markers take offsets no record has.
     """
     targets: dict[TopicPartition, int] = {}
-    async with _closing(bus.read(topics)) as records:
+    async with closing(bus.read(topics)) as records:
         async for record in records:
             targets[(record.topic, record.partition)] = record.offset + 1
     deadline = asyncio.get_running_loop().time() + timeout_s

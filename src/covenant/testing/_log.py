@@ -17,7 +17,7 @@ from contextlib import aclosing, asynccontextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from covenant.bus import Bus, Position, open_bus
+from covenant.bus import Bus, Position, closing, open_bus
 from covenant.events.base import Message
 from covenant.events.codec import Codec
 from covenant.events.contract import default_codec
@@ -62,15 +62,10 @@ async def _decoded(
     bus: Bus, topics: Sequence[Topic], *, follow: bool, codec: Codec
 ) -> AsyncGenerator[Message, None]:
     """``bus.read`` decoded, and the read closed however the caller stops (a Kafka
-    read holds a consumer; ``Bus.read`` promises an iterator, not ``aclose``)."""
-    records = bus.read(topics, follow=follow)
-    try:
+    read holds a consumer)."""
+    async with closing(bus.read(topics, follow=follow)) as records:
         async for record in records:
             yield codec.decode(record.value)
-    finally:
-        close = getattr(records, "aclose", None)
-        if close is not None:
-            await close()
 
 
 async def collect(
