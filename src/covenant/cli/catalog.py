@@ -60,6 +60,14 @@ def _show(document: dict[str, Any], json_out: bool, title: str) -> None:
         out.print(f"  [cyan]{key}[/cyan]: {text}")
 
 
+def _parsed(parse: Callable[[str], T], text: str, problem: str) -> T:
+    """``parse(text)``, or a usage error naming the ``problem`` and why."""
+    try:
+        return parse(text)
+    except ValueError as exc:  # json.JSONDecodeError is a ValueError
+        raise fail(f"{problem}: {exc}", 2) from exc
+
+
 def _pairs(items: list[str], what: str) -> dict[str, str]:
     pairs = {}
     for item in items:
@@ -229,11 +237,7 @@ def datasets_register(
 ) -> None:
     """Register a dataset with its lineage. Covenant takes the checksum from the
     stored bytes, never from you: give --artifact or --file."""
-    try:
-        steps = [json.loads(t) for t in transformation]
-    except json.JSONDecodeError as exc:
-        raise fail(f"--transformation is not JSON: {exc}", 2) from exc
-
+    steps = [_parsed(json.loads, t, "--transformation is not JSON") for t in transformation]
     document = {
         "datasetId": dataset_id,
         "sourceRefs": source,
@@ -281,11 +285,8 @@ def models_register(
     json_out: Json = False,
 ) -> None:
     """Register a model version with its lineage; versions are immutable."""
-    try:
-        metrics = {k: float(v) for k, v in _pairs(metric, "--metric").items()}
-    except ValueError as exc:
-        raise fail(f"a --metric value is not a number: {exc}", 2) from exc
-
+    pairs = _pairs(metric, "--metric").items()
+    metrics = {k: _parsed(float, v, "a --metric value is not a number") for k, v in pairs}
     document = {
         "family": family,
         "version": version,
