@@ -7,17 +7,7 @@ from datetime import datetime
 from typing import Unpack
 
 from covenant.catalog.decisions import block_reasons as blocking_rules
-from covenant.events.datasets import (
-    ApproveDataset,
-    DatasetCleared,
-    DatasetLineage,
-    DatasetRegistered,
-    DatasetRejected,
-    ProvenanceReview,
-    RegisterDataset,
-    TrainingClearance,
-    Transformation,
-)
+from covenant.events import datasets as ds
 from covenant.events.refusals import Refusal, RefusalCode
 from covenant.testing._builders._meta import (
     Meta,
@@ -44,10 +34,10 @@ def _flags(pii: bool, pii_flags: Sequence[str]) -> list[str]:
 
 def transformation(
     name: str = "clean", *, code_ref: str | None = None, checksum: str | None = None
-) -> Transformation:
+) -> ds.Transformation:
     """One step that derived a dataset: ``code_ref`` defaults to
     ``git@example.com:etl.git#<name>`` and ``checksum`` to ``sha(name)``."""
-    return Transformation(
+    return ds.Transformation(
         name=name,
         code_ref=code_ref if code_ref is not None else f"git@example.com:etl.git#{name}",
         checksum=checksum if checksum is not None else sha(name),
@@ -60,12 +50,12 @@ def register_dataset(
     artifact_id: str | None = None,
     license: str = LICENSE,
     source_refs: Sequence[str] = (),
-    transformations: Sequence[Transformation] = (),
+    transformations: Sequence[ds.Transformation] = (),
     pii: bool = False,
     pii_flags: Sequence[str] = (),
-    provenance_review: ProvenanceReview = ProvenanceReview.PASSED,
+    provenance_review: ds.ProvenanceReview = ds.ProvenanceReview.PASSED,
     **meta: Unpack[Meta],
-) -> RegisterDataset:
+) -> ds.RegisterDataset:
     """A ``dataset.register`` command, as the gateway writes it.
 
     The defaults describe data the datasets worker allows for training once its bytes
@@ -74,7 +64,7 @@ def register_dataset(
     (``pii_flags`` names others).
     """
     return build(
-        RegisterDataset,
+        ds.RegisterDataset,
         meta,
         subject=_subject(dataset_id),
         producer="gateway",
@@ -94,16 +84,16 @@ def dataset_registered(
     checksum: str | None = None,
     license: str = LICENSE,
     source_refs: Sequence[str] = (),
-    transformations: Sequence[Transformation] = (),
+    transformations: Sequence[ds.Transformation] = (),
     pii: bool = False,
     pii_flags: Sequence[str] = (),
-    provenance_review: ProvenanceReview = ProvenanceReview.PASSED,
-    clearance: TrainingClearance | None = None,
+    provenance_review: ds.ProvenanceReview = ds.ProvenanceReview.PASSED,
+    clearance: ds.TrainingClearance | None = None,
     block_reasons: Sequence[str] | None = None,
     created_at: datetime | None = None,
     created_by: str | None = None,
     **meta: Unpack[Meta],
-) -> DatasetRegistered:
+) -> ds.DatasetRegistered:
     """A ``dataset.registered`` event, as the datasets worker writes it.
 
     ``block_reasons`` default to what the worker's own rule
@@ -114,15 +104,15 @@ def dataset_registered(
     """
     flags = _flags(pii, pii_flags)
     if block_reasons is None:
-        rules_input = RegisterDataset.model_construct(
+        rules_input = ds.RegisterDataset.model_construct(
             pii_flags=flags, provenance_review=provenance_review
         )
         reasons = blocking_rules(rules_input)
     else:
         reasons = strings("block_reasons", block_reasons)
     if clearance is None:
-        clearance = TrainingClearance.BLOCKED if reasons else TrainingClearance.ALLOWED
-    lineage = DatasetLineage(
+        clearance = ds.TrainingClearance.BLOCKED if reasons else ds.TrainingClearance.ALLOWED
+    lineage = ds.DatasetLineage(
         dataset_id=dataset_id,
         source_refs=strings("source_refs", source_refs),
         transformations=list(transformations),
@@ -133,7 +123,7 @@ def dataset_registered(
         created_by=created_by if created_by is not None else actor_of(meta),
     )
     return build(
-        DatasetRegistered,
+        ds.DatasetRegistered,
         meta,
         subject=_subject(dataset_id),
         producer="datasets",
@@ -150,7 +140,7 @@ def dataset_rejected(
     refusals: Sequence[Refusal] | None = None,
     code: RefusalCode = RefusalCode.INVALID,
     **meta: Unpack[Meta],
-) -> DatasetRejected:
+) -> ds.DatasetRejected:
     """A ``dataset.rejected`` event.
 
     Give ``reasons`` (each becomes a refusal with ``code``), or ``refusals`` (their
@@ -164,7 +154,7 @@ def dataset_rejected(
         default=f"dataset {dataset_id!r} was refused ({code.value})",
     )
     return build(
-        DatasetRejected,
+        ds.DatasetRejected,
         meta,
         subject=_subject(dataset_id),
         producer="datasets",
@@ -176,10 +166,10 @@ def dataset_rejected(
 
 def approve_dataset(
     dataset_id: str = "d1", *, reason: str = APPROVAL_REASON, **meta: Unpack[Meta]
-) -> ApproveDataset:
+) -> ds.ApproveDataset:
     """A ``dataset.approve`` command: clear a blocked dataset, the actor approving."""
     return build(
-        ApproveDataset,
+        ds.ApproveDataset,
         meta,
         subject=_subject(dataset_id),
         producer="gateway",
@@ -194,11 +184,11 @@ def dataset_cleared(
     approved_by: str | None = None,
     reason: str = APPROVAL_REASON,
     **meta: Unpack[Meta],
-) -> DatasetCleared:
+) -> ds.DatasetCleared:
     """A ``dataset.cleared`` event; ``approved_by`` defaults to the actor, as the
     datasets worker sets it from the approving command."""
     return build(
-        DatasetCleared,
+        ds.DatasetCleared,
         meta,
         subject=_subject(dataset_id),
         producer="datasets",

@@ -11,15 +11,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Unpack
 
+from covenant.events import registry as reg
 from covenant.events.refusals import Refusal, RefusalCode
-from covenant.events.registry import (
-    ModelLineage,
-    ModelRegistered,
-    ModelRegistryEntry,
-    ModelRejected,
-    ModelStatus,
-    RegisterModel,
-)
 from covenant.testing._builders._meta import (
     Meta,
     actor_of,
@@ -51,8 +44,8 @@ def _artifact_id(model_id: str, artifact_id: str | None) -> str:
     return artifact_id if artifact_id is not None else sha(f"weights {model_id}")
 
 
-def _lineage(datasets: Sequence[str], parents: Sequence[str]) -> ModelLineage:
-    return ModelLineage(
+def _lineage(datasets: Sequence[str], parents: Sequence[str]) -> reg.ModelLineage:
+    return reg.ModelLineage(
         dataset_refs=strings("datasets", datasets), parent_models=strings("parents", parents)
     )
 
@@ -69,7 +62,7 @@ def register_model(
     signer_id: str | None = None,
     signature: bytes | None = None,
     **meta: Unpack[Meta],
-) -> RegisterModel:
+) -> reg.RegisterModel:
     """A ``model.register`` command, as the gateway writes it.
 
     ``code_ref`` defaults to ``git@example.com:<family>.git#<version>`` and
@@ -79,7 +72,7 @@ def register_model(
     """
     family, version = split_model_id(model_id)
     return build(
-        RegisterModel,
+        reg.RegisterModel,
         meta,
         subject=f"model:{model_id}",
         producer="gateway",
@@ -104,18 +97,18 @@ def model_registered(
     parents: Sequence[str] = (),
     metrics: Mapping[str, float] | None = None,
     provenance: Mapping[str, str] | None = None,
-    status: ModelStatus = ModelStatus.DRAFT,
+    status: reg.ModelStatus = reg.ModelStatus.DRAFT,
     signer_id: str | None = None,
     signature: bytes | None = None,
     created_at: datetime | None = None,
     created_by: str | None = None,
     **meta: Unpack[Meta],
-) -> ModelRegistered:
+) -> reg.ModelRegistered:
     """A ``model.registered`` event, as the registry worker writes it: the same
     defaults as ``register_model``, status ``draft``, ``created_at`` the clock's now
     and ``created_by`` the actor."""
     family, version = split_model_id(model_id)
-    entry = ModelRegistryEntry(
+    entry = reg.ModelRegistryEntry(
         model_id=model_id,
         family=family,
         version=version,
@@ -131,7 +124,7 @@ def model_registered(
         provenance=dict(provenance or {}),
     )
     return build(
-        ModelRegistered, meta, subject=f"model:{model_id}", producer="registry", entry=entry
+        reg.ModelRegistered, meta, subject=f"model:{model_id}", producer="registry", entry=entry
     )
 
 
@@ -142,7 +135,7 @@ def model_rejected(
     refusals: Sequence[Refusal] | None = None,
     code: RefusalCode = RefusalCode.INVALID,
     **meta: Unpack[Meta],
-) -> ModelRejected:
+) -> reg.ModelRejected:
     """A ``model.rejected`` event (see ``dataset_rejected`` for how ``reasons``,
     ``refusals`` and ``code`` combine); ``code=RefusalCode.CONFLICT`` is a version
     registered twice."""
@@ -154,7 +147,7 @@ def model_rejected(
         default=f"{model_id} was refused ({code.value})",
     )
     return build(
-        ModelRejected,
+        reg.ModelRejected,
         meta,
         subject=f"model:{model_id}",
         producer="registry",
