@@ -81,13 +81,8 @@ def _run_config(raw: str | None) -> dict[str, str]:
 
 
 def _too_large(size: int, limit: int) -> Problem:
-    return Problem(
-        413,
-        "too-large",
-        f"the body has {size} bytes; uploads are limited to {limit}; nothing was stored",
-        title="Too large",
-        limit=limit,
-    )
+    detail = f"the body has {size} bytes; uploads are limited to {limit}; nothing was stored"
+    return Problem(413, "too-large", detail, title="Too large", limit=limit)
 
 
 def _not_found(artifact_id: str) -> Problem:
