@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Self
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
+from covenant.bus.kafka._read import started_reader
 from covenant.bus.protocol import Record
 from covenant.errors import BusError
 from covenant.topics import Topic
@@ -35,9 +36,11 @@ class KafkaTable:
         self._tps: list[TopicPartition] = []
 
     async def __aenter__(self) -> Self:
-        consumer = self._bus.reader(group_id=None)
+        # Started like every other client: a broker that is down is waited out.
+        consumer = await started_reader(
+            lambda: self._bus.reader(group_id=None), self._bus.reconnect
+        )
         try:
-            await consumer.start()
             self._tps = [
                 TopicPartition(self._bus.wire(t.name), p)
                 for t in self._topics
