@@ -109,3 +109,34 @@ async def test_a_worker_started_before_the_broker_waits_and_then_processes_its_i
     assert sum("unreachable, waiting" in line for line in lines) == 1
     assert sum("kafka: broker back after" in line for line in lines) == 1
     assert "worker registry started" in text(stderr)
+
+
+async def test_a_worker_waiting_for_a_broker_stops_on_sigterm(tmp_path: Path) -> None:
+    # No broker at all: the worker waits, and a supervisor's SIGTERM still stops it.
+    stderr = tmp_path / "worker.err"
+    worker = start_worker(f"kafka://127.0.0.1:{free_port()}", tmp_path / "home", stderr)
+    try:
+        await wait_for_line(worker, stderr, "unreachable")
+        worker.send_signal(signal.SIGTERM)
+        for _ in range(150):
+            if worker.poll() is not None:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert worker.wait() == 0, text(stderr)[-3000:]
+
+
+async def test_a_one_shot_command_gives_up_on_an_unreachable_broker(tmp_path: Path) -> None:
+    # A person at a terminal gets one clear line, not an endless wait.
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "covenant", "topics"],
+        env={**os.environ, "COVENANT_BUS": f"kafka://127.0.0.1:{free_port()}"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert "unreachable" in done.stderr

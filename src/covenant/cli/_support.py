@@ -10,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
+from covenant.bus import Bus, open_bus
 from covenant.errors import CovenantError
 from covenant.settings import Settings
 
@@ -33,6 +34,17 @@ def settings(ctx: typer.Context) -> Settings:
     if not isinstance(root.obj, Settings):
         root.obj = Settings.from_env()
     return root.obj
+
+
+# A one-shot command on a terminal says the broker is unreachable after this long
+# (a worker, by contrast, waits for it as long as it takes).
+CONNECT_TIMEOUT_S = 30.0
+
+
+def open_log(ctx: typer.Context, bus: str | None) -> Bus:
+    """The log of ``--bus`` or the settings, for a one-shot command: it gives up
+    on an unreachable broker after ``CONNECT_TIMEOUT_S`` with one clear line."""
+    return open_bus(bus_url(ctx, bus), connect_timeout_s=CONNECT_TIMEOUT_S)
 
 
 def bus_url(ctx: typer.Context, bus: str | None) -> str:

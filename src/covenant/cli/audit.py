@@ -33,9 +33,17 @@ from covenant.audit.results import VerifyResult
 from covenant.audit.trail import load_trail
 from covenant.audit.verify import verify_live
 from covenant.audit.worker import audit_key_path, audit_signer
-from covenant.bus import open_bus
 from covenant.bus.protocol import Position
-from covenant.cli._support import BusOption, JsonOption, bus_url, err, fail, out, run, settings
+from covenant.cli._support import (
+    BusOption,
+    JsonOption,
+    err,
+    fail,
+    open_log,
+    out,
+    run,
+    settings,
+)
 from covenant.errors import CovenantError
 from covenant.events.contract import default_codec
 from covenant.signing import LocalKeySigner
@@ -150,7 +158,7 @@ def verify(
         return
 
     async def go() -> VerifyResult:
-        async with open_bus(bus_url(ctx, bus)) as log:
+        async with open_log(ctx, bus) as log:
             await log.ensure_topics(ALL_TOPICS)
             total = 0
             for topic in ALL_TOPICS:
@@ -176,7 +184,7 @@ def export(
     """Write every record up to the last signed checkpoint to one Avro file, in audit order."""
 
     async def go() -> Any:
-        async with open_bus(bus_url(ctx, bus)) as log:
+        async with open_log(ctx, bus) as log:
             return await export_log(
                 log, default_codec(), out_file, block_codec="deflate" if deflate else "null"
             )
@@ -231,7 +239,7 @@ def prove(
         raise fail("give either EVENT_ID or --consistency OLD NEW", 2)
 
     async def go() -> InclusionProof | ConsistencyProof:
-        async with open_bus(bus_url(ctx, bus)) as log:
+        async with open_log(ctx, bus) as log:
             trail = await load_trail(log, default_codec())
         if consistency is not None:
             return trail.prove_consistency(*consistency)
@@ -328,7 +336,7 @@ def replay(
         raise fail("--store names the platform's own read store; give a separate one")
 
     async def go() -> dict[str, Any]:
-        async with open_bus(bus_url(ctx, bus)) as log, open_store(store) as target:
+        async with open_log(ctx, bus) as log, open_store(store) as target:
             stats = await rebuild(bus=log, store=target, codec=default_codec(), until=moment)
             dump = await target.dump()
         return {

@@ -12,8 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from covenant.bus import open_bus
-from covenant.cli._support import BusOption, JsonOption, bus_url, err, fail, out, run
+from covenant.cli._support import BusOption, JsonOption, err, fail, open_log, out, run
 from covenant.errors import ContractError
 from covenant.events.catalog import MESSAGE_TYPES, message_type
 from covenant.events.codec import parse_document
@@ -44,7 +43,7 @@ def events_tail(
         raise fail(f"{exc.args[0]}", 2) from exc
 
     async def go() -> None:
-        async with open_bus(bus_url(ctx, bus)) as log:
+        async with open_log(ctx, bus) as log:
             await log.ensure_topics(chosen)
             start = {}
             if not from_beginning:
@@ -156,7 +155,7 @@ def events_publish(
     codec = default_codec()
 
     async def go() -> Any:
-        async with open_bus(bus_url(ctx, bus)) as log:
+        async with open_log(ctx, bus) as log:
             await log.ensure_topics(ALL_TOPICS)
             (position,) = await log.publish([codec.outgoing(message)])
             return position

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from typing import Annotated, Any
 from urllib.parse import urlparse
@@ -11,8 +12,7 @@ import typer
 from prometheus_client import CollectorRegistry
 from rich.table import Table
 
-from covenant.bus import open_bus
-from covenant.cli._support import BusOption, JsonOption, bus_url, fail, out, run, settings
+from covenant.cli._support import BusOption, JsonOption, fail, open_log, out, run, settings
 from covenant.errors import CovenantError
 from covenant.platform import (
     WORKER_NAMES,
@@ -103,8 +103,25 @@ def _serve(
     async def go() -> None:
         stop = asyncio.Event()
         install_stop_signals(stop)
-        async with open_platform(config) as platform:
-            await run_parts(platform, parts, stop)
+        opened = asyncio.Event()
+
+        async def serve() -> None:
+            async with open_platform(config) as platform:
+                opened.set()
+                await run_parts(platform, parts, stop)
+
+        serving = asyncio.create_task(serve())
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not opened.is_set():
+            # Stopped while still opening (waiting for a broker that is down):
+            # nothing has started, so nothing is left half-done by cancelling.
+            serving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await serving
+            return
+        await serving  # running: the parts finish their batch and stop
 
     run(go())
 
@@ -114,7 +131,7 @@ def topics(ctx: typer.Context, bus: BusOption = None, json_out: JsonOption = Fal
 
     async def go() -> list[dict[str, Any]]:
         rows = []
-        async with open_bus(bus_url(ctx, bus)) as log:
+        async with open_log(ctx, bus) as log:
             await log.ensure_topics(ALL_TOPICS)
             groups = await log.groups()
             for topic in ALL_TOPICS:
