@@ -1,22 +1,16 @@
 """``covenant audit``: verify the trail, export it, prove records and checkpoints.
 
-Mounted by ``covenant.cli`` (``app.add_typer(audit_app, name="audit")``); it imports
-nothing from there, so the two helpers it shares with it (``_bus_url``, ``_run``) are
-small copies. Every command exits non-zero on any failure, and prints the first
-discrepancy, so scripts and CI can gate on it.
+Every command exits non-zero on any failure and prints the first discrepancy, so
+scripts and CI can gate on it; how a result is shown is in ``_audit_show``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from fastavro.read import block_reader
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from covenant.audit.export import export as export_log
 from covenant.audit.export import verify_file
@@ -28,12 +22,12 @@ from covenant.audit.proofs import (
     verify_inclusion_proof,
 )
 from covenant.audit.records import AuditError
-from covenant.audit.results import Progress as Advance
 from covenant.audit.results import VerifyResult
 from covenant.audit.trail import load_trail
 from covenant.audit.verify import verify_live
 from covenant.audit.worker import audit_key_path, audit_signer
 from covenant.bus.protocol import Position
+from covenant.cli._audit_show import file_records, progress, report
 from covenant.cli._support import (
     BusOption,
     JsonOption,
@@ -83,53 +77,6 @@ def _public_key(ctx: typer.Context, path: Path | None) -> bytes:
         raise fail(str(exc)) from exc
 
 
-@contextmanager
-def _progress(total: int | None, enabled: bool) -> Iterator[Advance | None]:
-    """A rich progress bar on a terminal; nothing when piped or with --json."""
-    if not enabled or not err.is_terminal:
-        yield None
-        return
-    columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=err, transient=True) as bar:
-        task = bar.add_task("verifying", total=total)
-        yield lambda n: bar.advance(task, n)
-
-
-def _file_records(path: Path) -> int | None:
-    try:
-        with path.open("rb") as fo:
-            return int(block_reader(fo).metadata.get("covenant.records", ""))
-    except Exception:  # only a progress total; verification reports a bad file
-        return None
-
-
-def _report(result: VerifyResult, json_out: bool) -> None:
-    if json_out:
-        print(json.dumps(result.to_dict(), indent=2))
-    elif result.ok:
-        root = result.root_hash.hex() if result.root_hash else "-"
-        out.print(
-            f"[green]verified[/green]: {result.records:,} records under {result.checkpoints:,} "
-            f"signed checkpoints; tree size {result.tree_size:,}, root {root}"
-            + (
-                f"; {result.pending:,} records pending the next checkpoint"
-                if result.pending
-                else ""
-            )
-        )
-    else:
-        d = result.discrepancy
-        assert d is not None
-        where = d.where()
-        err.print(f"[red]FAILED[/red]{' at ' + where if where else ''}: {d.reason}")
-        err.print(
-            f"verified before the failure: {result.records:,} records, "
-            f"{result.checkpoints:,} checkpoints"
-        )
-    if not result.ok:
-        raise typer.Exit(1)
-
-
 @audit_app.command()
 def verify(
     ctx: typer.Context,
@@ -149,12 +96,12 @@ def verify(
     if file is not None:
         if not file.is_file():
             raise fail(f"no such file: {file}", 2)
-        with _progress(_file_records(file), not json_out) as advance:
+        with progress(file_records(file), not json_out) as advance:
             try:
                 result = verify_file(file, key, codec=default_codec(), progress=advance)
             except AuditError as exc:
                 raise fail(str(exc)) from exc
-        _report(result, json_out)
+        report(result, json_out)
         return
 
     async def go() -> VerifyResult:
@@ -163,12 +110,12 @@ def verify(
             total = 0
             for topic in ALL_TOPICS:
                 total += sum((await log.end_offsets(topic)).values())
-            with _progress(total, not json_out) as advance:
+            with progress(total, not json_out) as advance:
                 return await verify_live(
                     log, public_key_pem=key, codec=default_codec(), progress=advance
                 )
 
-    _report(run(go()), json_out)
+    report(run(go()), json_out)
 
 
 @audit_app.command()
