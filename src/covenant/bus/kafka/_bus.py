@@ -158,6 +158,15 @@ class KafkaBus:
             self._partitions[topic.name] = len(parts)
         return self._partitions[topic.name]
 
+    async def topic_partitions(self, topics: Sequence[Topic]) -> list[TopicPartition]:
+        """Every partition of ``topics``, as the broker names them (readers that
+        assign partitions themselves, outside any group, start from this)."""
+        return [
+            TopicPartition(self.wire(t.name), p)
+            for t in topics
+            for p in range(await self.partitions_of(t))
+        ]
+
     async def publish(self, records: Sequence[Outgoing]) -> list[Position]:
         producer = self._require_producer()
         try:
@@ -196,11 +205,7 @@ class KafkaBus:
 
     async def end_offsets(self, topic: Topic) -> dict[int, int]:
         try:
-            tps = [
-                TopicPartition(self.wire(topic.name), p)
-                for p in range(await self.partitions_of(topic))
-            ]
-            ends = await self._end_offsets.of(tps)
+            ends = await self._end_offsets.of(await self.topic_partitions([topic]))
         except KafkaError as exc:
             raise self.failure(exc, f"cannot read end offsets of {topic.name}") from exc
         self.outage.back()

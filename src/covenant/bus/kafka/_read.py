@@ -48,11 +48,7 @@ async def replay(
     partition (no group), stopped when the iterator ends or is closed."""
     consumer = await started_reader(lambda: bus.reader(group_id=None), bus.reconnect)
     try:
-        tps = [
-            TopicPartition(bus.wire(t.name), p)
-            for t in topics
-            for p in range(await bus.partitions_of(t))
-        ]
+        tps = await bus.topic_partitions(topics)
         consumer.assign(tps)
         ends = await consumer.end_offsets(tps)
         if from_end:

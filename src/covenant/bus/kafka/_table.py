@@ -41,11 +41,7 @@ class KafkaTable:
             lambda: self._bus.reader(group_id=None), self._bus.reconnect
         )
         try:
-            self._tps = [
-                TopicPartition(self._bus.wire(t.name), p)
-                for t in self._topics
-                for p in range(await self._bus.partitions_of(t))
-            ]
+            self._tps = await self._bus.topic_partitions(self._topics)
             consumer.assign(self._tps)
             await consumer.seek_to_beginning(*self._tps)
         except KafkaError as exc:
