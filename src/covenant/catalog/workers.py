@@ -117,7 +117,9 @@ def _approve_dataset(command: ApproveDataset, ctx: Context, state: CatalogState)
 
 def make_datasets_worker() -> Worker:
     """A fresh datasets worker with its own state."""
-    state = CatalogState()
+    # Its rules look at datasets and stored artifacts only: catching the model
+    # topic up before every batch would be reading for nothing.
+    state = CatalogState(topics=(DATASET_EVENTS, ARTIFACT_EVENTS))
 
     async def handle(message: Message, ctx: Context) -> None:
         if isinstance(message, RegisterDataset):
