@@ -21,8 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from covenant.bus.protocol import Bus, GroupConsumer, Outgoing, Record, TopicPartition
 from covenant.errors import BusError, ContractError, CovenantError, FencedError
@@ -31,7 +30,6 @@ from covenant.events.deadletter import DeadLettered
 from covenant.runtime.metrics import WorkerMetrics
 from covenant.runtime.tables import GlobalTables
 from covenant.runtime.worker import Context, Worker
-from covenant.topics import Topic
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +44,6 @@ class RunnerOptions:
     backoff_s: float = 0.05
     lag_interval_s: float = 5.0
     instance: str = "0"
-    extra_topics: Sequence[Topic] = field(default_factory=tuple)
 
 
 class WorkerRunner:
