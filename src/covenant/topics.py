@@ -54,6 +54,37 @@ ARTIFACT_COMMANDS = Topic(
 ARTIFACT_EVENTS = Topic("covenant.evt.artifact", 3, TopicKind.EVENT, "artifact storage facts")
 MODEL_COMMANDS = Topic("covenant.cmd.model", 3, TopicKind.COMMAND, "model registry requests")
 MODEL_EVENTS = Topic("covenant.evt.model", 3, TopicKind.EVENT, "model registry facts")
+TRAIN_COMMANDS = Topic(
+    "covenant.cmd.train",
+    3,
+    TopicKind.COMMAND,
+    "training jobs: submit, cancel, and what executors observed of their runs",
+)
+TRAIN_EVENTS = Topic("covenant.evt.train", 3, TopicKind.EVENT, "training job facts, one per step")
+RUN_COMMANDS = Topic(
+    "covenant.cmd.run", 3, TopicKind.COMMAND, "dispatches to executors: start or stop one run"
+)
+POLICY_COMMANDS = Topic(
+    "covenant.cmd.policy", 3, TopicKind.COMMAND, "policy evaluation requests (SentinelNet's input)"
+)
+POLICY_EVENTS = Topic(
+    "covenant.evt.policy", 3, TopicKind.EVENT, "policy decisions with the rules that matched"
+)
+ALLOCATION_COMMANDS = Topic(
+    "covenant.cmd.allocation",
+    3,
+    TopicKind.COMMAND,
+    "compute requests and releases (the Resource Allocator's input), keyed by pool",
+)
+ALLOCATION_EVENTS = Topic(
+    "covenant.evt.allocation",
+    3,
+    TopicKind.EVENT,
+    "grants, queueing, denials and frees of compute, keyed by allocation",
+)
+FINANCE_EVENTS = Topic(
+    "covenant.evt.finance", 3, TopicKind.EVENT, "compute usage and chargebacks for Finance"
+)
 DEADLETTER = Topic(
     "covenant.dlq", 1, TopicKind.DEADLETTER, "records a worker could not handle, with why"
 )
@@ -79,6 +110,14 @@ ALL_TOPICS: tuple[Topic, ...] = (
     ARTIFACT_EVENTS,
     MODEL_COMMANDS,
     MODEL_EVENTS,
+    TRAIN_COMMANDS,
+    TRAIN_EVENTS,
+    RUN_COMMANDS,
+    POLICY_COMMANDS,
+    POLICY_EVENTS,
+    ALLOCATION_COMMANDS,
+    ALLOCATION_EVENTS,
+    FINANCE_EVENTS,
     DEADLETTER,
     AUDIT,
     OPENLINEAGE,

@@ -7,6 +7,14 @@ greppable and cannot change at import time.
 
 from __future__ import annotations
 
+from covenant.events.allocation import (
+    AllocationDenied,
+    AllocationFreed,
+    AllocationGranted,
+    AllocationQueued,
+    AllocationReleased,
+    AllocationRequested,
+)
 from covenant.events.artifacts import ArtifactRejected, ArtifactStored, RecordArtifact
 from covenant.events.audit import CheckpointSigned, LeavesAppended
 from covenant.events.base import Message
@@ -18,7 +26,28 @@ from covenant.events.datasets import (
     RegisterDataset,
 )
 from covenant.events.deadletter import DeadLettered
+from covenant.events.finance import ChargebackRecorded, UsageRecorded
+from covenant.events.policy import PolicyDecided, RequestPolicy
 from covenant.events.registry import ModelRegistered, ModelRejected, RegisterModel
+from covenant.events.runs import StartRun, StopRun
+from covenant.events.training import (
+    CancelTraining,
+    ExpireTraining,
+    ReportRun,
+    SubmitTraining,
+    TrainingAllocated,
+    TrainingCancelled,
+    TrainingCheckpointed,
+    TrainingCleared,
+    TrainingCompleted,
+    TrainingFailed,
+    TrainingPreempted,
+    TrainingQueued,
+    TrainingRejected,
+    TrainingReproduced,
+    TrainingResumed,
+    TrainingStarted,
+)
 
 MESSAGE_TYPES: tuple[type[Message], ...] = (
     RegisterDataset,
@@ -32,6 +61,34 @@ MESSAGE_TYPES: tuple[type[Message], ...] = (
     RegisterModel,
     ModelRegistered,
     ModelRejected,
+    SubmitTraining,
+    CancelTraining,
+    ReportRun,
+    ExpireTraining,
+    TrainingQueued,
+    TrainingRejected,
+    TrainingCleared,
+    TrainingAllocated,
+    TrainingStarted,
+    TrainingCheckpointed,
+    TrainingPreempted,
+    TrainingResumed,
+    TrainingCompleted,
+    TrainingFailed,
+    TrainingCancelled,
+    TrainingReproduced,
+    StartRun,
+    StopRun,
+    RequestPolicy,
+    PolicyDecided,
+    AllocationRequested,
+    AllocationReleased,
+    AllocationGranted,
+    AllocationQueued,
+    AllocationDenied,
+    AllocationFreed,
+    UsageRecorded,
+    ChargebackRecorded,
     DeadLettered,
     LeavesAppended,
     CheckpointSigned,

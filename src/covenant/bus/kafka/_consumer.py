@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Self
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import KafkaError, ProducerFenced
 
 from covenant.bus.partitioner import partition_for
@@ -60,6 +61,13 @@ class KafkaGroupConsumer:
             # Static membership (KIP-345): a restarted instance takes its partitions
             # back at once instead of waiting out the dead member's session.
             group_instance_id=self.bus.wire(f"{self._group}.{self._instance}"),
+            # Co-partitioning: a worker that reads several topics keyed by the same
+            # entity (a job's commands and the policy and allocation answers about
+            # it) must see partition p of each in one member, so the entity keeps a
+            # single writer. The range assignor gives that when the topics have the
+            # same partition count, as ``deployed`` makes them; aiokafka's default
+            # round-robin assignor does not.
+            partition_assignment_strategy=(RangePartitionAssignor,),
         )
 
     def _new_producer(self) -> AIOKafkaProducer:
