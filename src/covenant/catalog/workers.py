@@ -99,6 +99,7 @@ def _register_dataset(command: RegisterDataset, ctx: Context, state: CatalogStat
         ),
         clearance=TrainingClearance.BLOCKED if blocked else TrainingClearance.ALLOWED,
         block_reasons=blocked,
+        provenance_review=command.provenance_review,
     )
 
 

@@ -58,6 +58,10 @@ class AllocationQueued(Event, type="allocation.queued", topic=ALLOCATION_EVENTS)
     allocation_id: str
     pool: str
     team: str
+    accelerator: str | None = None
+    accelerators: int = 0
+    cpus: float = 1.0
+    memory_gb: float = 1.0
     position: int = Field(description="1 for the next in line")
     reason: str
 

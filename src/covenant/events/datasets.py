@@ -66,6 +66,9 @@ class DatasetRegistered(Event, type="dataset.registered", topic=DATASET_EVENTS):
     lineage: DatasetLineage
     clearance: TrainingClearance
     block_reasons: list[str] = Field(default_factory=list)
+    provenance_review: ProvenanceReview | None = Field(
+        default=None, description="as registered; None in records written before 0.2"
+    )
 
 
 class DatasetRejected(Event, type="dataset.rejected", topic=DATASET_EVENTS):
