@@ -178,6 +178,8 @@ class TrainingAllocated(Event, type="train.allocated", topic=TRAIN_EVENTS):
     accelerator: str | None = None
     accelerators: int = 0
     hardware_class: str
+    cost_rate: str = Field(default="0", description="decimal price per unit-hour")
+    currency: str = "USD"
 
 
 class TrainingStarted(Event, type="train.started", topic=TRAIN_EVENTS):

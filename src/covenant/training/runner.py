@@ -1,0 +1,292 @@
+"""The runner: makes the executors do what the dispatches on the log ask, and
+tells the training worker what it sees.
+
+Level-triggered, like a Kubernetes controller: every tick it catches its tables up
+(``covenant.training._runs``), starts each wanted run its executor does not know
+(idempotent on the run id), stops the ones a cancel asked to stop, and observes
+the rest. What it observes goes back on the log as ``train.report`` commands,
+at least once; the training worker, the jobs' single writer, keeps each fact
+once. Outputs and logs become recorded artifacts (``artifact.record``) before a
+success is reported, so the registry never sees a model whose bytes it cannot
+find. It also keeps the clock the event-driven parts lack: a job that waited on
+its pre-train policy past the deadline is expired (fails closed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from covenant.blobs.protocol import BlobStore
+from covenant.bus.protocol import Bus
+from covenant.events.artifacts import RecordArtifact
+from covenant.events.base import SYSTEM_CLOCK, Clock, Message
+from covenant.events.codec import Codec
+from covenant.events.runs import RunRecord
+from covenant.events.training import ExpireTraining, ReportRun, RunReportKind
+from covenant.runtime.tables import GlobalTables
+from covenant.training._runs import RunTable, WantedRun
+from covenant.training.executors.protocol import Executor, RunObservation, RunState
+from covenant.training.progress import Progress
+
+log = logging.getLogger(__name__)
+PRODUCER = "runner"
+
+
+@dataclass(frozen=True)
+class RunnerSettings:
+    """How often the runner looks, and how long a job may wait on its policy."""
+
+    interval_s: float = 0.2
+    policy_timeout_s: float = 30.0
+
+
+@dataclass
+class _Seen:
+    """What this runner already reported of one run (lost on restart; repeats are
+    harmless)."""
+
+    progress: int = 0
+    terminal: bool = False
+    recorded: bool = False
+
+
+@dataclass
+class Runner:
+    """One runner over some executors (by kind) and the artifact store."""
+
+    bus: Bus
+    codec: Codec
+    blobs: BlobStore
+    executors: Mapping[str, Executor]
+    settings: RunnerSettings = field(default_factory=RunnerSettings)
+    clock: Clock = SYSTEM_CLOCK
+    table: RunTable = field(default_factory=RunTable)
+    _seen: dict[str, _Seen] = field(default_factory=dict)
+    _stopped: set[str] = field(default_factory=set)
+    _expired: set[str] = field(default_factory=set)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Reconcile until ``stop`` is set."""
+        async with self.bus.table(self.table.topics) as reader:
+            tables = GlobalTables(self.table, table=reader, codec=self.codec, worker=PRODUCER)
+            await tables.rebuild()
+            while not stop.is_set():
+                await tables.catch_up()
+                await self.tick()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.settings.interval_s)
+
+    async def tick(self) -> None:
+        """One pass over every active run and every job waiting on policy."""
+        out: list[Message] = []
+        for run in self.table.active():
+            try:
+                out += await self._reconcile(run)
+            except Exception:  # one broken run must not stop the others
+                log.exception("runner: run %s could not be reconciled", run.run_id)
+        out += self._deadlines()
+        if out:
+            await self.bus.publish([self.codec.outgoing(m) for m in out])
+
+    async def _reconcile(self, run: WantedRun) -> list[Message]:
+        executor = self.executors.get(run.start.executor)
+        seen = self._seen.setdefault(run.run_id, _Seen())
+        if executor is None:
+            if seen.terminal:
+                return []
+            seen.terminal = True
+            known = ", ".join(sorted(self.executors)) or "none"
+            reason = f"executor {run.start.executor!r} is not configured here ({known})"
+            return [self._report(run, RunReportKind.FAILED, reason=reason)]
+        if run.stop or run.start.job_id in self.table.cancelled_jobs:
+            if run.run_id not in self._stopped:
+                await executor.cancel(run.run_id)
+                self._stopped.add(run.run_id)
+            return []
+        try:
+            seen_now = await executor.observe(run.run_id)
+        except KeyError:
+            await executor.start(run.spec())
+            return []
+        return await self._news(run, seen_now, seen, executor)
+
+    async def _news(
+        self, run: WantedRun, obs: RunObservation, seen: _Seen, executor: Executor
+    ) -> list[Message]:
+        out: list[Message] = []
+        fresh = obs.progress[seen.progress :]
+        for item in fresh:
+            out += self._progress(run, item)
+        seen.progress = len(obs.progress)
+        if obs.state is RunState.RUNNING or seen.terminal:
+            return out
+        return out + await self._ended(run, obs, seen, executor)
+
+    def _progress(self, run: WantedRun, item: Progress) -> list[Message]:
+        if item.kind == "started":
+            return [self._report(run, RunReportKind.STARTED, record=_record(item.data))]
+        if item.kind == "checkpoint":
+            artifact = str(item.data.get("artifact_id", ""))
+            step = item.data.get("step")
+            return [
+                self._report(
+                    run,
+                    RunReportKind.CHECKPOINT,
+                    step=int(step) if isinstance(step, int) else None,
+                    artifact_id=artifact,
+                )
+            ]
+        return []
+
+    async def _ended(
+        self, run: WantedRun, obs: RunObservation, seen: _Seen, executor: Executor
+    ) -> list[Message]:
+        logs_ref = await self._store_log(executor, run)
+        completed = next((p for p in reversed(obs.progress) if p.kind == "completed"), None)
+        if obs.state is RunState.SUCCEEDED and completed is not None:
+            outputs = {str(k): str(v) for k, v in completed.data.get("outputs", {}).items()}
+            wanted = [*outputs.values(), *([logs_ref] if logs_ref else [])]
+            if not seen.recorded:
+                seen.recorded = True
+                return await self._record_artifacts(run, outputs, logs_ref)
+            refused = [a for a in wanted if a in self.table.refused]
+            if refused:
+                seen.terminal = True
+                reason = f"output {refused[0]} was refused: {self.table.refused[refused[0]]}"
+                return [self._report(run, RunReportKind.FAILED, reason=reason, logs_ref=logs_ref)]
+            if not all(a in self.table.stored for a in wanted):
+                return []  # the artifacts worker has not recorded them yet
+            seen.terminal = True
+            metrics = completed.data.get("metrics", {})
+            return [
+                self._report(
+                    run,
+                    RunReportKind.SUCCEEDED,
+                    outputs=outputs,
+                    metrics={str(k): float(v) for k, v in metrics.items()},
+                    record=_record(completed.data),
+                    logs_ref=logs_ref,
+                    cpu_seconds=obs.cpu_seconds,
+                )
+            ]
+        seen.terminal = True
+        if obs.state is RunState.LOST:
+            reason = f"the run died without finishing (exit code {obs.exit_code})"
+            return [self._report(run, RunReportKind.LOST, reason=reason, logs_ref=logs_ref)]
+        if obs.state is RunState.CANCELLED:
+            return [self._report(run, RunReportKind.CANCELLED, logs_ref=logs_ref)]
+        failed = next((p for p in reversed(obs.progress) if p.kind == "failed"), None)
+        reason = str(failed.data.get("reason")) if failed else f"exit code {obs.exit_code}"
+        return [
+            self._report(
+                run,
+                RunReportKind.FAILED,
+                reason=reason,
+                logs_ref=logs_ref,
+                cpu_seconds=obs.cpu_seconds,
+            )
+        ]
+
+    async def _store_log(self, executor: Executor, run: WantedRun) -> str | None:
+        try:
+            text = await executor.logs(run.run_id)
+        except KeyError:
+            return None
+        stored = await self.blobs.put(
+            source=io.BytesIO(text.encode()), media_type="text/plain; charset=utf-8"
+        )
+        return stored.artifact_id
+
+    async def _record_artifacts(
+        self, run: WantedRun, outputs: Mapping[str, str], logs_ref: str | None
+    ) -> list[Message]:
+        named = dict(outputs)
+        if logs_ref:
+            named["log"] = logs_ref
+        out: list[Message] = []
+        for path, artifact in sorted(named.items()):
+            blob = await self.blobs.stat(artifact)
+            if blob is None:
+                continue  # the success report will wait, then say which is missing
+            out.append(
+                RecordArtifact.create(
+                    subject=artifact,
+                    actor=run.start.meta.actor,
+                    producer=PRODUCER,
+                    correlation_id=run.start.meta.correlation_id,
+                    causation_id=run.start.meta.event_id,
+                    clock=self.clock,
+                    name=f"{run.start.job_id}/{path}",
+                    media_type=blob.media_type,
+                    claimed_sha256=blob.sha256,
+                    size_bytes=blob.size,
+                    blob_uri=blob.uri,
+                    git_commit=run.start.code_commit,
+                    run_config={
+                        "job": run.start.job_id,
+                        "run": run.run_id,
+                        "entrypoint": run.start.entrypoint,
+                        "seed": str(run.start.seed),
+                        **{f"hp.{k}": v for k, v in sorted(run.start.hyperparams.items())},
+                    },
+                )
+            )
+        return out
+
+    def _report(self, run: WantedRun, kind: RunReportKind, **body: Any) -> ReportRun:
+        message: ReportRun = ReportRun.create(
+            subject=run.start.job_id,
+            actor=run.start.meta.actor,
+            producer=PRODUCER,
+            correlation_id=run.start.meta.correlation_id,
+            causation_id=run.start.meta.event_id,
+            clock=self.clock,
+            job_id=run.start.job_id,
+            attempt=run.start.attempt,
+            kind=kind,
+            **body,
+        )
+        return message
+
+    def _deadlines(self) -> list[Message]:
+        now = self.clock.now()
+        limit = timedelta(seconds=self.settings.policy_timeout_s)
+        out: list[Message] = []
+        for job_id, (queued_at, correlation) in self.table.awaiting_policy.items():
+            if job_id in self._expired or now - queued_at < limit:
+                continue
+            self._expired.add(job_id)
+            out.append(
+                ExpireTraining.create(
+                    subject=job_id,
+                    actor="covenant",
+                    producer=PRODUCER,
+                    correlation_id=correlation,
+                    clock=self.clock,
+                    job_id=job_id,
+                    waiting_for="pre-train policy",
+                )
+            )
+        return out
+
+
+def _record(data: Mapping[str, Any]) -> RunRecord | None:
+    """The run record a launcher reported, or None when it sent none or a bad one
+    (the training worker then fails the job rather than trust a partial record)."""
+    raw = data.get("record")
+    if not isinstance(raw, Mapping):
+        return None
+    try:
+        return RunRecord.model_validate(dict(raw))
+    except ValidationError as exc:
+        log.warning("runner: a run reported an invalid record: %s", exc)
+        return None
