@@ -335,3 +335,12 @@ async def test_the_policy_input_carries_the_registry_facts() -> None:
     assert '"approved":true' in out[1].input_json
     assert isinstance(builders.dataset_cleared("x"), DatasetCleared)
     assert isinstance(builders.dataset_registered("x"), DatasetRegistered)
+
+
+async def test_a_retried_submit_with_its_idempotency_key_decides_nothing_again() -> None:
+    w = worker()
+    first = submit().model_copy(
+        update={"meta": submit().meta.model_copy(update={"idempotency_key": "k1"})}
+    )
+    assert types(await run(w, first)) == [TrainingQueued, RequestPolicy]
+    assert await run(w, first) == []

@@ -54,7 +54,7 @@ class Flow:
 
     def _waiting(self, job_id: str) -> Job | None:
         job = self.state.jobs.get(job_id)
-        if job is None or job.cleared or job.terminal or job.status.value == "rejected":
+        if job is None or job.cleared or job.terminal:
             return None
         return job
 
@@ -159,7 +159,7 @@ class Flow:
 
     def on_cancel(self, command: CancelTraining) -> None:
         job = self.state.jobs.get(command.job_id)
-        if job is None or job.terminal or job.status.value == "rejected":
+        if job is None or job.terminal:
             return
         self.ctx.emit(
             TrainingCancelled,

@@ -114,10 +114,8 @@ def _submit(
     pools: Pools,
     executors: Collection[str],
 ) -> None:
-    if state.known(command.job_id) and command.meta.idempotency_key is not None:
-        job = state.jobs.get(command.job_id)
-        if job is not None and job.spec.created_by == command.meta.actor:
-            return  # a retry of a submit already decided
+    if state.decided(command.job_id, command.meta.idempotency_key):
+        return  # a client's retry of a submit already decided
     chosen = fit(pools, command.compute)
     pool_refusals = chosen if isinstance(chosen, list) else []
     refusals = decisions.submit_refusals(
