@@ -73,7 +73,7 @@ class Flow:
             ]
             reject(self.ctx, job.spec.job_id, refusals)
             return
-        chosen = fit(self.pools, job.spec.compute)
+        chosen = fit(self.pools, job.spec.compute, team=job.spec.team)
         if isinstance(chosen, list):  # the pools changed since the submit
             reject(self.ctx, job.spec.job_id, chosen)
             return
@@ -283,5 +283,5 @@ class Flow:
 
 
 def _pool_of(pools: Pools, job: Job) -> str:
-    chosen = fit(pools, job.spec.compute)
+    chosen = fit(pools, job.spec.compute, team=job.spec.team)
     return job.spec.compute.pool or "" if isinstance(chosen, list) else chosen.name

@@ -116,7 +116,7 @@ def _submit(
 ) -> None:
     if state.decided(command.job_id, command.meta.idempotency_key):
         return  # a client's retry of a submit already decided
-    chosen = fit(pools, command.compute)
+    chosen = fit(pools, command.compute, team=command.team)
     pool_refusals = chosen if isinstance(chosen, list) else []
     refusals = decisions.submit_refusals(
         command, state, pool_refusals=pool_refusals, executors=executors
