@@ -108,3 +108,26 @@ async def test_a_team_quota_of_two_holds_two_at_a_time_and_grants_all_in_turn(
     for grant in (e for e in events if isinstance(e, AllocationGranted)):
         assert grant.meta.subject == grant.allocation_id  # keyed by the job
         assert (grant.hardware_class, grant.cost_rate) == ("gpu-A100", "2.93")
+
+
+async def test_a_restarted_allocator_rebuilds_holdings_and_queue_order_from_the_log(
+    bus: Bus,
+) -> None:
+    await bus.ensure_topics([ALLOCATION_COMMANDS, ALLOCATION_EVENTS, DEADLETTER])
+    first = make_allocator_worker({POOL.name: POOL})
+    async with running(bus, [first]):
+        for job in JOBS:  # one by one, so the queue order is the order sent
+            await publish(bus, requested(job))
+        await collect(bus, ALLOCATION_EVENTS, until=lambda ms: len(ms) >= 5)
+        await drain(bus, [first])
+    second = make_allocator_worker({POOL.name: POOL})  # a fresh state, rebuilt from the log
+    async with running(bus, [second]):
+        await publish(bus, requested("job-5"))  # joins the back of the rebuilt queue
+        await publish(bus, released("job-0"), released("job-1"))
+        events = await collect(bus, ALLOCATION_EVENTS, until=lambda ms: len(ms) >= 10)
+        await drain(bus, [second])
+        events = await collect(bus, ALLOCATION_EVENTS)
+    assert len(events) == 10  # 2 grants, 3 queued, 1 more queued, 2 frees, 2 grants
+    assert holding(events) == {"job-2", "job-3"}  # first in line, not the newcomer
+    (late,) = [e for e in events if isinstance(e, AllocationQueued) and e.allocation_id == "job-5"]
+    assert late.position == 4

@@ -1,7 +1,7 @@
 """The root of the ``covenant`` command: global options and the command groups.
 
-Each group lives in its own module (``catalog``, ``events``, ``audit``, ``demo``,
-``platform``); this one only mounts them. Settings are read once, here, into the
+Each group lives in its own module (``catalog``, ``events``, ``audit``, ``finance``,
+``demo``, ``platform``); this one only mounts them. Settings are read once, here, into the
 command's context (``covenant.cli._support.settings``).
 """
 
@@ -18,6 +18,7 @@ from covenant.cli._support import out
 from covenant.cli.audit import audit_app
 from covenant.cli.catalog import artifacts_app, datasets_app, models_app
 from covenant.cli.events import events_app, schemas_app
+from covenant.cli.finance import finance_app
 from covenant.settings import Settings
 
 app = typer.Typer(
@@ -38,6 +39,7 @@ app.add_typer(datasets_app, name="datasets")
 app.add_typer(artifacts_app, name="artifacts")
 app.add_typer(models_app, name="models")
 app.add_typer(audit_app, name="audit")
+app.add_typer(finance_app, name="finance")
 
 
 def _version(value: bool) -> None:
