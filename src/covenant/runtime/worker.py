@@ -50,13 +50,26 @@ class Context:
         self.emitted: list[Message] = []
         self.raw: list[Outgoing] = []
 
-    def emit(self, cls: type[M], *, subject: str | None = None, **body: Any) -> M:
-        """Build and queue a record; it is written only when the batch commits."""
+    def emit(
+        self,
+        cls: type[M],
+        *,
+        subject: str | None = None,
+        correlation_id: str | None = None,
+        actor: str | None = None,
+        **body: Any,
+    ) -> M:
+        """Build and queue a record; it is written only when the batch commits.
+
+        ``correlation_id`` and ``actor`` default to the cause's; a worker that
+        acts for another flow than the one it is handling (an allocator granting a
+        queued job while it handles a release) names that flow's.
+        """
         message: M = cls.create(
             subject=subject or self.cause.meta.subject,
-            actor=self.cause.meta.actor,
+            actor=actor or self.cause.meta.actor,
             producer=self.worker,
-            correlation_id=self.cause.meta.correlation_id,
+            correlation_id=correlation_id or self.cause.meta.correlation_id,
             causation_id=self.cause.meta.event_id,
             idempotency_key=self.cause.meta.idempotency_key,
             clock=self.clock,

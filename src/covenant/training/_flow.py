@@ -11,6 +11,7 @@ from covenant.events.allocation import (
     AllocationReleased,
     AllocationRequested,
 )
+from covenant.events.finance import ChargebackRecorded, UsageRecorded
 from covenant.events.policy import PolicyDecided, PolicyStage
 from covenant.events.refusals import Refusal, RefusalCode, messages
 from covenant.events.runs import RunDataset, StartRun, StopRun
@@ -31,7 +32,7 @@ from covenant.events.training import (
     TrainingStarted,
 )
 from covenant.runtime.worker import Context
-from covenant.training import _charges, completion
+from covenant.training import accounting, completion
 from covenant.training.executors.protocol import run_id_for
 from covenant.training.jobs import Job, TrainingState
 from covenant.training.pools import Pools, fit
@@ -272,14 +273,26 @@ class Flow:
             )
         if job.allocation is None:
             return
-        for cls, body in _charges.records_for(
-            job=spec,
-            allocation=job.allocation,
-            ended_at=ended_at,
-            cpu_seconds=report.cpu_seconds if report else None,
-            gpu_seconds=report.gpu_seconds if report else None,
-        ):
-            self.ctx.emit(cls, subject=spec.job_id, **body)
+        held = job.allocation
+        usage, charge = accounting.usage_and_chargeback(
+            accounting.JobUsage(
+                job_id=spec.job_id,
+                team=spec.team,
+                model_family=spec.model_family,
+                pool=held.pool,
+                accelerator=held.accelerator,
+                accelerators=held.accelerators,
+                cpus=spec.compute.cpus,
+                cost_rate=held.cost_rate,
+                currency=held.currency,
+                granted_at=held.granted_at,
+                released_at=max(ended_at, held.granted_at),
+                measured_cpu_seconds=report.cpu_seconds if report else None,
+                measured_gpu_seconds=report.gpu_seconds if report else None,
+            )
+        )
+        self.ctx.emit(UsageRecorded, subject=spec.job_id, **usage)
+        self.ctx.emit(ChargebackRecorded, subject=spec.job_id, **charge)
 
 
 def _pool_of(pools: Pools, job: Job) -> str:

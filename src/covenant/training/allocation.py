@@ -104,6 +104,10 @@ class Ask:
     cpus: float
     memory_gb: float
     order: str = "\uffff"  # the queued event's id; a new request sorts after all
+    # The flow it belongs to and who asked: a grant made later, while another
+    # job's release is handled, still joins the requesting job's trace.
+    correlation_id: str | None = None
+    actor: str | None = None
 
     @classmethod
     def of(cls, m: AllocationRequested | AllocationQueued, order: str = "\uffff") -> Ask:
@@ -117,6 +121,8 @@ class Ask:
             m.cpus,
             m.memory_gb,
             order,
+            m.meta.correlation_id,
+            m.meta.actor,
         )
 
     def fields(self) -> dict[str, Any]:
@@ -220,6 +226,8 @@ class Emit:
     cls: type[Message]
     subject: str
     body: dict[str, Any]
+    correlation_id: str | None = None
+    actor: str | None = None
 
 
 def _granted(ask: Ask, pool: Pool) -> Emit:
@@ -230,7 +238,7 @@ def _granted(ask: Ask, pool: Pool) -> Emit:
         "cost_rate": str(pool.cost_rate),
         "currency": pool.currency,
     }
-    return Emit(AllocationGranted, ask.allocation_id, body)
+    return Emit(AllocationGranted, ask.allocation_id, body, ask.correlation_id, ask.actor)
 
 
 def _requirements(ask: Ask) -> ComputeRequirements:

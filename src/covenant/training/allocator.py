@@ -35,7 +35,13 @@ def make_allocator_worker(pools: Pools) -> Worker:
             assert isinstance(message, AllocationReleased)  # the runtime checks ``accepts``
             answers = decide_release(message, state, pools)
         for answer in answers:
-            ctx.emit(answer.cls, subject=answer.subject, **answer.body)
+            ctx.emit(
+                answer.cls,
+                subject=answer.subject,
+                correlation_id=answer.correlation_id,
+                actor=answer.actor,
+                **answer.body,
+            )
 
     return Worker(
         name="allocator",
