@@ -1,4 +1,6 @@
 """Training orchestration: jobs, run records, reproduction, executors, allocation
 and accounting. The SDK an entrypoint imports is ``TrainingContext``."""
 
-__all__: list[str] = []
+from covenant.training.sdk import TrainingContext
+
+__all__ = ["TrainingContext"]

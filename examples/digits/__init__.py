@@ -1,0 +1,1 @@
+"""A real, small training job for Covenant: scikit-learn's digits, trained by SGD."""
