@@ -130,6 +130,7 @@ def dataset_registered(
         lineage=lineage,
         clearance=clearance,
         block_reasons=reasons,
+        provenance_review=provenance_review,
     )
 
 
