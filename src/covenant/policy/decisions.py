@@ -14,12 +14,15 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from covenant.events.policy import MatchedRule, PolicyStage
 from covenant.events.refusals import Refusal, RefusalCode
 from covenant.policy import _cel
 from covenant.policy.rules import Effect, Policy, Rule
+
+if TYPE_CHECKING:
+    from cel import Context
 
 NO_POLICY = "none"  # the policy_version of a decision made without a policy
 _MAX_DEPTH = 64  # JSON nesting an input may have; far beyond any real request
@@ -60,7 +63,7 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {detail}"
 
 
-def _items(rule: Rule, context: Any) -> list[Any] | str:
+def _items(rule: Rule, context: Context) -> list[Any] | str:
     """The offending items (``[None]`` for a whole-request match, ``[]`` for no
     match), or the error text when the rule cannot be evaluated."""
     try:
@@ -76,25 +79,23 @@ def _items(rule: Rule, context: Any) -> list[Any] | str:
     return f"the expression returned {type(answer).__name__}, not a bool or a list"
 
 
-def _reason(rule: Rule, item: Any, context: Any) -> str:
-    if rule.reason_program is None:
-        return rule.render(item)
-    context.add_variable("item", item)
+def _reasons(rule: Rule, items: list[Any], context: Context) -> list[str]:
+    """The reason of each item, from ``reason_expr`` where the rule has one; the
+    template (with the error) where it fails or answers in the wrong shape."""
+    if rule.reason_program is None or rule.reasons_program is None:
+        return [rule.render(item) for item in items]
+    program = rule.reason_program if items == [None] else rule.reasons_program
     try:
-        text = rule.reason_program.execute(context)
+        answer = program.execute(context)
     except BaseException as exc:
         if not _is_engine_failure(exc):
             raise
-        return f"{rule.render(item)} (reason_expr failed: {_error_text(exc)})"
-    finally:
-        context.add_variable("item", None)  # no rule after this one sees it
-    return text if isinstance(text, str) else rule.render(item)
-
-
-def _match(rule: Rule, item: Any, context: Any) -> MatchedRule:
-    return MatchedRule(
-        rule_id=rule.id, effect=rule.effect.value, reason=_reason(rule, item, context)
-    )
+        failed = f"reason_expr failed: {_error_text(exc)}"
+        return [f"{rule.render(item)} ({failed})" for item in items]
+    texts = [answer] if items == [None] else answer
+    if not isinstance(texts, list) or len(texts) != len(items):
+        return [rule.render(item) for item in items]
+    return [t if isinstance(t, str) else rule.render(i) for t, i in zip(texts, items, strict=True)]
 
 
 def evaluate(policy: Policy, document: Mapping[str, Any]) -> Decision:
@@ -127,11 +128,11 @@ def evaluate(policy: Policy, document: Mapping[str, Any]) -> Decision:
                 )
             )
             continue
-        for item in items:
-            match = _match(rule, item, context)
-            if (match.rule_id, match.reason) in seen:
+        for reason in _reasons(rule, items, context):
+            if (rule.id, reason) in seen:
                 continue
-            seen.add((match.rule_id, match.reason))
+            seen.add((rule.id, reason))
+            match = MatchedRule(rule_id=rule.id, effect=rule.effect.value, reason=reason)
             matched.append(match)
             if rule.effect is Effect.DENY:
                 refusals.append(
@@ -159,17 +160,19 @@ def evaluate(policy: Policy, document: Mapping[str, Any]) -> Decision:
     )
 
 
-def _depth(value: Any) -> int:
-    """How deeply ``value`` nests, counted without recursion."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        current, level = stack.pop()
-        deepest = max(deepest, level)
-        if isinstance(current, dict):
-            stack.extend((v, level + 1) for v in current.values())
-        elif isinstance(current, list):
-            stack.extend((v, level + 1) for v in current)
-    return deepest
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests more than ``limit`` levels, walked level by level
+    over containers only (scalars are most of a document and cannot nest)."""
+    level: list[Any] = [value]
+    for _ in range(limit):
+        below: list[Any] = []
+        for node in level:
+            children = node.values() if isinstance(node, dict) else node
+            below.extend(c for c in children if isinstance(c, dict | list))
+        if not below:
+            return False
+        level = below
+    return True
 
 
 def parse_input(input_json: str) -> dict[str, Any] | str:
@@ -183,7 +186,7 @@ def parse_input(input_json: str) -> dict[str, Any] | str:
     missing = [key for key in ("request", "facts") if not isinstance(document.get(key), dict)]
     if missing:
         return f"the policy input lacks {' and '.join(missing)} (each a JSON object)"
-    if _depth(document) > _MAX_DEPTH:
+    if _deeper_than(document, _MAX_DEPTH):
         return f"the policy input nests deeper than {_MAX_DEPTH} levels"
     return document
 

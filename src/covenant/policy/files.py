@@ -138,15 +138,21 @@ def _rule(table: Any, index: int, path: str, seen: set[str]) -> Rule:
             rule_id=rule_id,
         )
     expr = _text(table, "expr", "", path, rule_id)
+    program = _compiled(expr, "expr", path, rule_id)
+    reason_program = reasons_program = None
+    if reason_expr is not None:
+        reason_program = _compiled(reason_expr, "reason_expr", path, rule_id)
+        # Newlines, so a // comment at the end of either cannot swallow a parenthesis.
+        combined = f"(\n{expr}\n).map(item, (\n{reason_expr}\n))"
+        reasons_program = _compiled(combined, "reason_expr", path, rule_id)
     return Rule(
         id=rule_id,
         effect=Effect(effect),
         expr=expr,
-        program=_compiled(expr, "expr", path, rule_id),
+        program=program,
         reason=reason,
-        reason_program=(
-            _compiled(reason_expr, "reason_expr", path, rule_id) if reason_expr else None
-        ),
+        reason_program=reason_program,
+        reasons_program=reasons_program,
         field=field,
         description=_optional_text(table, "description", path, rule_id) or "",
     )
