@@ -178,3 +178,15 @@ def test_the_public_api_is_pinned() -> None:
         "parse_input",
         "parse_policy",
     ]
+
+
+def test_reason_expr_of_a_whole_request_match_sees_no_item() -> None:
+    rules = policy(
+        rule("big", "request.n > 3", reason="too big", reason_expr="'n=' + string(request.n)")
+    )
+    assert [m.reason for m in evaluate(rules, doc(n=9)).matched] == ["n=9"]
+
+
+def test_comments_at_the_end_of_expressions_do_not_break_reasons() -> None:
+    rules = policy(rule("xs", "request.xs // the offenders", reason_expr="'bad ' + item // named"))
+    assert [m.reason for m in evaluate(rules, doc(xs=["a", "b"])).matched] == ["bad a", "bad b"]
