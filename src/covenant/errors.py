@@ -9,6 +9,8 @@ re-exported there::
 
     CovenantError                      retriable: bool
     ├── ConfigError                    a setting or URL names something that cannot work
+    │   └── PolicyFileError            covenant.policy: a policy file that cannot load
+    │                                  (path, rule_id, line, column)
     ├── ContractError                  bytes or documents that break the event contract
     │   ├── DecodeError                not single-object Avro, truncated, or wrong body
     │   ├── UnknownSchemaError         fingerprint not in the schema registry (fingerprint)
