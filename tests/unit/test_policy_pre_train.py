@@ -194,7 +194,7 @@ def registered(
     dataset_id: str, review: ProvenanceReview = ProvenanceReview.PASSED, **kw: Any
 ) -> DatasetRegistered:
     event = builders.dataset_registered(dataset_id, provenance_review=review, **kw)
-    # The builder leaves the event's own field at None (an older writer's record).
+    # Set on the event itself, whatever the builder's default: the policy input reads it.
     return event.model_copy(update={"provenance_review": review})
 
 
