@@ -28,6 +28,7 @@ from covenant.events.base import Message
 from covenant.events.codec import Codec
 from covenant.events.contract import default_codec
 from covenant.lineage.worker import make_openlineage_worker
+from covenant.policy.workers import make_policy_worker
 from covenant.runtime.runner import RunnerOptions
 from covenant.runtime.service import run_together, run_workers
 from covenant.runtime.worker import Worker
@@ -79,6 +80,7 @@ _FACTORIES: dict[str, Callable[[Resources], Worker]] = {
     "registry": lambda _: make_registry_worker(),
     "artifacts": lambda r: make_artifacts_worker(r.require_blobs()),
     "openlineage": lambda _: make_openlineage_worker(),
+    "policy": lambda _: make_policy_worker(),
     "allocator": lambda r: make_allocator_worker(r.pools),
     "training": lambda r: make_training_worker(
         pools=r.pools, executors=r.executors, default_executor=r.default_executor

@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.training_repo import DIGITS_ENTRYPOINT, PROBE_ENTRYPOINT, digits_data, make_training_repo
 
 from covenant.blobs import FolderBlobStore
 from covenant.bus import Bus
 from covenant.events.allocation import AllocationRequested
 from covenant.events.base import Message
+from covenant.events.contract import default_codec
 from covenant.events.finance import ChargebackRecorded, UsageRecorded
 from covenant.events.registry import ModelRegistered
 from covenant.events.training import (
@@ -45,11 +45,12 @@ from covenant.events.training import (
 )
 from covenant.platform import Resources, build_workers
 from covenant.testing import builders, collect, publish, running, wait_for
-from covenant.topics import ALLOCATION_COMMANDS, FINANCE_EVENTS
+from covenant.topics import ALL_TOPICS, ALLOCATION_COMMANDS, FINANCE_EVENTS
 from covenant.training.executors.local import LocalExecutor
 from covenant.training.executors.protocol import run_id_for
 from covenant.training.pools import default_pools
 from covenant.training.runner import Runner, RunnerSettings
+from training_repo import DIGITS_ENTRYPOINT, PROBE_ENTRYPOINT, digits_data, make_training_repo
 
 pytestmark = pytest.mark.slow
 WORKERS = ["artifacts", "registry", "policy", "allocator", "training"]
@@ -86,6 +87,7 @@ class Flow:
 
 @pytest.fixture
 async def flow(bus: Bus, tmp_path: Path) -> AsyncIterator[Flow]:
+    await bus.ensure_topics(ALL_TOPICS)
     blobs_dir = tmp_path / "blobs"
     async with FolderBlobStore(blobs_dir) as blobs:
         data = await blobs.put(source=io.BytesIO(digits_data().digits_csv()), media_type="text/csv")
@@ -104,14 +106,11 @@ async def flow(bus: Bus, tmp_path: Path) -> AsyncIterator[Flow]:
         resources = Resources(blobs=blobs, pools=default_pools(cpu_count=2, memory_gb=8))
         runner = Runner(
             bus=bus,
-            codec=None,  # type: ignore[arg-type]
+            codec=default_codec(),
             blobs=blobs,
             executors={"local": executor},
             settings=RunnerSettings(interval_s=0.1),
         )
-        from covenant.events.contract import default_codec
-
-        runner.codec = default_codec()
         stop = asyncio.Event()
         async with running(bus, build_workers(WORKERS, resources=resources)):
             task = asyncio.create_task(runner.run(stop))
