@@ -16,6 +16,7 @@ import os
 import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ import pytest
 
 from covenant.blobs import FolderBlobStore
 from covenant.bus import Bus
-from covenant.events.allocation import AllocationRequested
+from covenant.events.allocation import AllocationFreed, AllocationGranted, AllocationRequested
 from covenant.events.base import Message
 from covenant.events.contract import default_codec
 from covenant.events.finance import ChargebackRecorded, UsageRecorded
@@ -45,14 +46,26 @@ from covenant.events.training import (
 )
 from covenant.platform import Resources, build_workers
 from covenant.testing import builders, collect, publish, running, wait_for
-from covenant.topics import ALL_TOPICS, ALLOCATION_COMMANDS, FINANCE_EVENTS
+from covenant.topics import ALL_TOPICS, ALLOCATION_COMMANDS, ALLOCATION_EVENTS, FINANCE_EVENTS
 from covenant.training.executors.local import LocalExecutor
 from covenant.training.executors.protocol import run_id_for
-from covenant.training.pools import default_pools
+from covenant.training.pools import Pool, Quota
 from covenant.training.runner import Runner, RunnerSettings
 from training_repo import DIGITS_ENTRYPOINT, PROBE_ENTRYPOINT, digits_data, make_training_repo
 
 pytestmark = pytest.mark.slow
+# Room for four one-CPU jobs, a quota of two for the team that submits them.
+POOL = Pool(
+    name="cpu-local",
+    accelerator=None,
+    accelerators=0,
+    cpus=4,
+    memory_gb=16,
+    hardware_class="cpu-x86_64",
+    cost_rate=Decimal("0.04"),
+    quotas={"vision": Quota(cpus=2)},
+    limited=True,
+)
 WORKERS = ["artifacts", "registry", "policy", "allocator", "training"]
 
 
@@ -103,7 +116,7 @@ async def flow(bus: Bus, tmp_path: Path) -> AsyncIterator[Flow]:
         )
         repo, commit = make_training_repo(tmp_path / "repo")
         executor = LocalExecutor(tmp_path / "runs", f"file://{blobs_dir}")
-        resources = Resources(blobs=blobs, pools=default_pools(cpu_count=2, memory_gb=8))
+        resources = Resources(blobs=blobs, pools={POOL.name: POOL})
         runner = Runner(
             bus=bus,
             codec=default_codec(),
@@ -119,6 +132,10 @@ async def flow(bus: Bus, tmp_path: Path) -> AsyncIterator[Flow]:
             finally:
                 stop.set()
                 await task
+
+
+def gone(pid: int) -> bool:
+    return not Path(f"/proc/{pid}").exists()
 
 
 async def completed(bus: Bus, job_id: str, timeout_s: float = 240) -> TrainingCompleted:
@@ -211,10 +228,10 @@ async def test_cancel_mid_run_stops_the_process_and_registers_nothing(flow: Flow
     await publish(flow.bus, cancel)
     await wait_for(flow.bus, TrainingCancelled, lambda e: e.job_id == "long")
     for _ in range(100):
-        if not Path(f"/proc/{pid}").exists():
+        if gone(pid):
             break
         await asyncio.sleep(0.1)
-    assert not Path(f"/proc/{pid}").exists(), "the run's process is still there"
+    assert gone(pid), "the run's process is still there"
     charges = await collect(flow.bus, FINANCE_EVENTS)
     assert [m.job_id for m in charges if isinstance(m, ChargebackRecorded)] == ["long"]
     models = await collect(flow.bus, ModelRegistered.TOPIC)
@@ -237,3 +254,31 @@ async def test_a_run_that_keeps_dying_fails_after_its_retry_policy(flow: Flow) -
 
     failed = await wait_for(flow.bus, TrainingFailed, lambda e: e.job_id == "fragile")
     assert "retry policy" in failed.reason
+
+
+async def test_with_a_quota_of_two_five_jobs_run_two_at_a_time_and_all_end(flow: Flow) -> None:
+    jobs = [f"q{i}" for i in range(5)]
+    await publish(
+        flow.bus,
+        *[
+            flow.submit(j, entrypoint=PROBE_ENTRYPOINT, hyperparams={"sleep_s": "1.5"})
+            for j in jobs
+        ],
+    )
+    for job in jobs:
+        await completed(flow.bus, job, timeout_s=180)
+    answers = await collect(flow.bus, ALLOCATION_EVENTS)
+    # One allocator writes every answer for the pool, so its clock orders them.
+    changes = sorted(
+        (m.meta.occurred_at, 1 if isinstance(m, AllocationGranted) else -1)
+        for m in answers
+        if isinstance(m, AllocationGranted | AllocationFreed)
+        and m.allocation_id in jobs
+        and (isinstance(m, AllocationGranted) or m.was_granted)
+    )
+    held, most = 0, 0
+    for _, change in changes:
+        held += change
+        most = max(most, held)
+    assert most == 2
+    assert held == 0

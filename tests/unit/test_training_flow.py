@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from covenant.training.pools import default_pools
 
 from covenant.events.allocation import AllocationGranted, AllocationReleased, AllocationRequested
 from covenant.events.base import Message
@@ -39,6 +38,7 @@ from covenant.events.training import (
 )
 from covenant.runtime.worker import Context, Worker
 from covenant.testing import builders
+from covenant.training.pools import default_pools
 from covenant.training.worker import make_training_worker
 
 COMMIT = "a" * 40

@@ -116,8 +116,18 @@ class Runner:
         try:
             seen_now = await executor.observe(run.run_id)
         except KeyError:
-            await executor.start(run.spec())
+            try:
+                await executor.start(run.spec())
+            except ValueError as exc:  # the executor cannot run this spec at all
+                seen.terminal = True
+                return [self._report(run, RunReportKind.FAILED, reason=f"cannot start: {exc}")]
             return []
+        except ValueError as exc:  # a malformed progress line: never guess at it
+            if seen.terminal:
+                return []
+            seen.terminal = True
+            await executor.cancel(run.run_id)
+            return [self._report(run, RunReportKind.FAILED, reason=str(exc))]
         return await self._news(run, seen_now, seen, executor)
 
     async def _news(
