@@ -37,6 +37,7 @@ from covenant.store import ReadStore, open_store
 from covenant.store.projector import run_projection
 from covenant.topics import ALL_TOPICS, deployed
 from covenant.training.allocator import make_allocator_worker
+from covenant.training.metrics import TrainingMetrics
 from covenant.training.pools import Pools, default_pools, pools_for
 from covenant.training.runner import RunnerSettings
 from covenant.training.worker import make_training_worker
@@ -55,9 +56,15 @@ class Resources:
     pools: Pools = field(default_factory=default_pools)
     executors: tuple[str, ...] = ("local",)
     default_executor: str = "local"
+    registry: CollectorRegistry | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings, blobs: BlobStore | None = None) -> Resources:
+    def from_settings(
+        cls,
+        settings: Settings,
+        blobs: BlobStore | None = None,
+        registry: CollectorRegistry | None = None,
+    ) -> Resources:
         """The resources ``settings`` name (the pools file is read here, once)."""
         kinds = ("local", "ray") if settings.ray_address else ("local",)
         return cls(
@@ -65,6 +72,7 @@ class Resources:
             pools=pools_for(settings.pools_path),
             executors=kinds,
             default_executor=settings.default_executor,
+            registry=registry,
         )
 
     def require_blobs(self) -> BlobStore:
@@ -83,7 +91,10 @@ _FACTORIES: dict[str, Callable[[Resources], Worker]] = {
     "policy": lambda _: make_policy_worker(),
     "allocator": lambda r: make_allocator_worker(r.pools),
     "training": lambda r: make_training_worker(
-        pools=r.pools, executors=r.executors, default_executor=r.default_executor
+        pools=r.pools,
+        executors=r.executors,
+        default_executor=r.default_executor,
+        metrics=TrainingMetrics.create(r.registry),
     ),
 }
 WORKER_NAMES: tuple[str, ...] = tuple(_FACTORIES)
@@ -150,7 +161,7 @@ def workers_part(
     """The stream workers (all, or those named)."""
 
     async def run(platform: Platform, stop: asyncio.Event) -> None:
-        resources = Resources.from_settings(platform.settings, platform.blobs)
+        resources = Resources.from_settings(platform.settings, platform.blobs, registry)
         workers = build_workers(names, resources=resources)
         await run_workers(
             workers,

@@ -344,3 +344,45 @@ async def test_a_retried_submit_with_its_idempotency_key_decides_nothing_again()
     )
     assert types(await run(w, first)) == [TrainingQueued, RequestPolicy]
     assert await run(w, first) == []
+
+
+async def test_metrics_count_duration_queue_time_utilisation_and_cost() -> None:
+    from prometheus_client import CollectorRegistry
+
+    from covenant.training.metrics import TrainingMetrics
+
+    registry = CollectorRegistry()
+    w = make_training_worker(
+        pools=default_pools(cpu_count=4),
+        executors={"local"},
+        metrics=TrainingMetrics.create(registry),
+    )
+    assert w.state is not None
+    w.state.apply(builders.dataset_registered("digits:v1", checksum=DATA))
+    await to_running(w)
+    await run(w, report(RunReportKind.STARTED, record=record()))
+    out = await run(
+        w, report(RunReportKind.SUCCEEDED, record=record(), outputs={}, cpu_seconds=0.5)
+    )
+    (charge,) = [m for m in out if isinstance(m, ChargebackRecorded)]
+
+    def value(name: str, **labels: str) -> float | None:
+        return registry.get_sample_value(name, labels)
+
+    assert (
+        value("covenant_training_jobs_ended_total", model_family="digits", outcome="completed") == 1
+    )
+    assert (
+        value(
+            "covenant_training_job_duration_seconds_count",
+            model_family="digits",
+            outcome="completed",
+        )
+        == 1
+    )
+    assert value("covenant_training_queue_seconds_count", pool="cpu-local") == 1
+    assert value("covenant_training_utilisation_ratio_count", pool="cpu-local") == 1
+    cost = value(
+        "covenant_training_cost_cents_total", model_family="digits", team="vision", currency="USD"
+    )
+    assert cost == charge.cost_cents

@@ -51,14 +51,20 @@ from covenant.topics import (
 from covenant.training import decisions
 from covenant.training._flow import Flow, reject
 from covenant.training.jobs import TrainingState
+from covenant.training.metrics import TrainingMetrics
 from covenant.training.pools import Pools, fit
 
 
 def make_training_worker(
-    *, pools: Pools, executors: Collection[str], default_executor: str = "local"
+    *,
+    pools: Pools,
+    executors: Collection[str],
+    default_executor: str = "local",
+    metrics: TrainingMetrics | None = None,
 ) -> Worker:
     """The ``training`` worker over ``pools`` and the configured executor kinds."""
     state = TrainingState()
+    counted = metrics or TrainingMetrics.create()
 
     async def handle(message: Message, ctx: Context) -> None:
         flow = Flow(ctx, state, pools=pools, default_executor=default_executor)
@@ -78,6 +84,8 @@ def make_training_worker(
             flow.on_cancel(message)
         # allocation.queued and allocation.freed change nothing the job decides on:
         # a queued job simply stays queued until its grant arrives.
+        for emitted in ctx.emitted:
+            counted.observe(emitted, state)
 
     return Worker(
         name="training",
