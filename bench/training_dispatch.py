@@ -195,8 +195,8 @@ async def _chain(bus: Bus, job_id: str) -> None:
         ALLOCATION_EVENTS,
         POLICY_COMMANDS,
         POLICY_EVENTS,
+        TRAIN_COMMANDS,
     )
-    from covenant.topics import TRAIN_COMMANDS
 
     seen = []
     for topic in (
