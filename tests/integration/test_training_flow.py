@@ -14,6 +14,7 @@ import io
 import json
 import os
 import signal
+import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -76,6 +77,7 @@ class Flow:
     repo: str
     commit: str
     dataset: str
+    second_commit: str
 
     def submit(self, job_id: str, **overrides: Any) -> SubmitTraining:
         body: dict[str, Any] = {
@@ -103,18 +105,26 @@ async def flow(bus: Bus, tmp_path: Path) -> AsyncIterator[Flow]:
     await bus.ensure_topics(ALL_TOPICS)
     blobs_dir = tmp_path / "blobs"
     async with FolderBlobStore(blobs_dir) as blobs:
-        data = await blobs.put(source=io.BytesIO(digits_data().digits_csv()), media_type="text/csv")
+        csv = digits_data().digits_csv()
+        data = await blobs.put(source=io.BytesIO(csv), media_type="text/csv")
+        lines = csv.split(b"\n")  # one byte: the label of the second image, a training row
+        lines[2] = (b"2" if lines[2][:1] != b"2" else b"3") + lines[2][1:]
+        changed = b"\n".join(lines)
+        assert len(changed) == len(csv)
+        other = await blobs.put(source=io.BytesIO(changed), media_type="text/csv")
         pii = await blobs.put(source=io.BytesIO(b"name,email\n"), media_type="text/csv")
         await publish(
             bus,
             builders.artifact_stored("digits", artifact_id=data.artifact_id),
             builders.dataset_registered("digits:v1", checksum=data.artifact_id),
+            builders.dataset_registered("digits:v2", checksum=other.artifact_id),
             builders.dataset_registered("people:v1", checksum=pii.artifact_id, pii=True),
             builders.dataset_registered(
                 "research:v1", checksum=data.artifact_id, license="LicenseRef-no-training"
             ),
         )
         repo, commit = make_training_repo(tmp_path / "repo")
+        second = second_commit(Path(repo))
         executor = LocalExecutor(tmp_path / "runs", f"file://{blobs_dir}")
         resources = Resources(blobs=blobs, pools={POOL.name: POOL})
         runner = Runner(
@@ -128,10 +138,27 @@ async def flow(bus: Bus, tmp_path: Path) -> AsyncIterator[Flow]:
         async with running(bus, build_workers(WORKERS, resources=resources)):
             task = asyncio.create_task(runner.run(stop))
             try:
-                yield Flow(bus, executor, repo, commit, "digits:v1")
+                yield Flow(bus, executor, repo, commit, "digits:v1", second)
             finally:
                 stop.set()
                 await task
+
+
+def second_commit(repo: Path) -> str:
+    """A commit after the first that changes a comment only."""
+    train = repo / "digits" / "train.py"
+    train.write_text(train.read_text() + "\n# a comment\n")
+    env = os.environ | {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+    }
+    subprocess.run(["git", "commit", "-qam", "comment"], cwd=repo, env=env, check=True)
+    done = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, check=True, capture_output=True, text=True
+    )
+    return done.stdout.strip()
 
 
 def gone(pid: int) -> bool:
@@ -177,18 +204,28 @@ async def test_a_job_is_checkpointed_preempted_resumed_registered_and_reproduced
     assert all(isinstance(m, UsageRecorded | ChargebackRecorded) for m in usage)
 
 
-async def test_changing_the_seed_makes_the_rerun_differ_and_names_the_seed(flow: Flow) -> None:
-    await publish(flow.bus, flow.submit("base", hyperparams={"epochs": "2"}))
+@pytest.mark.parametrize("change", ["seed", "data", "commit"])
+async def test_changing_one_input_makes_the_rerun_differ_and_names_that_input(
+    flow: Flow, change: str, tmp_path: Path
+) -> None:
+    hyper = {"epochs": "2"}
+    await publish(flow.bus, flow.submit("base", hyperparams=hyper))
     await completed(flow.bus, "base")
-    await publish(
-        flow.bus, flow.submit("seed", seed=8, hyperparams={"epochs": "2"}, reproduces="base")
-    )
+    rerun: dict[str, Any] = {"hyperparams": hyper, "reproduces": "base"}
+    if change == "seed":
+        rerun["seed"] = 8
+    elif change == "data":
+        rerun["dataset_refs"] = ["digits:v2"]  # the same file with one byte changed
+    else:
+        rerun["code_ref"] = f"{flow.repo}#{flow.second_commit}"
+    await publish(flow.bus, flow.submit("rerun", **rerun))
     verdict = await wait_for(
-        flow.bus, TrainingReproduced, lambda e: e.job_id == "seed", timeout_s=240
+        flow.bus, TrainingReproduced, lambda e: e.job_id == "rerun", timeout_s=240
     )
     assert not verdict.identical
-    assert [d.field for d in verdict.differences] == ["seed"]
-    assert "model.onnx" in verdict.differing_outputs
+    assert [d.field for d in verdict.differences] == [change]
+    if change != "commit":  # the second commit changes a comment, not what is computed
+        assert "model.onnx" in verdict.differing_outputs
 
 
 @pytest.mark.parametrize(

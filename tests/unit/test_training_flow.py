@@ -179,6 +179,8 @@ async def test_a_job_id_is_used_once() -> None:
     out = await run(w, submit(seed=8))
     assert types(out) == [TrainingRejected]
     assert out[0].refusals[0].code is RefusalCode.CONFLICT
+    # the first job is untouched by the refused second submit, and goes on
+    assert types(await run(w, allowed())) == [TrainingCleared, AllocationRequested]
 
 
 async def test_a_policy_denial_refuses_the_job_and_requests_nothing() -> None:

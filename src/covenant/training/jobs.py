@@ -13,6 +13,7 @@ from datetime import datetime
 
 from covenant.events.base import Message
 from covenant.events.datasets import DatasetCleared, DatasetRegistered, ProvenanceReview
+from covenant.events.refusals import RefusalCode
 from covenant.events.training import (
     JobStatus,
     TrainingAllocated,
@@ -133,10 +134,11 @@ class TrainingState:
             )
             return
         if isinstance(message, TrainingRejected):
-            if message.job_id not in self.jobs:
+            job = self.jobs.get(message.job_id)
+            if job is None:
                 self.rejected.setdefault(message.job_id, message.meta.idempotency_key)
-            else:
-                self.jobs[message.job_id].status = JobStatus.REJECTED
+            elif not _refuses_a_duplicate(message):  # a second submit leaves the first alone
+                _advance(job, JobStatus.REJECTED)
             return
         job = self.jobs.get(getattr(message, "job_id", ""))
         if job is not None:
@@ -160,6 +162,11 @@ class TrainingState:
             if facts is not None:
                 facts.approved = True
                 facts.blocked = False
+
+
+def _refuses_a_duplicate(message: TrainingRejected) -> bool:
+    """Whether the refusal is of a submit that reused an existing job's id."""
+    return any(r.code is RefusalCode.CONFLICT and r.field == "jobId" for r in message.refusals)
 
 
 def _fold(job: Job, message: Message) -> None:
