@@ -34,6 +34,8 @@ class Settings(BaseModel):
             creates it (``COVENANT_PARTITIONS``, default 3; not a ceiling): the
             most instances of one worker that can share its work. Existing topics
             keep theirs.
+        pools_path: the compute pools file (``COVENANT_POOLS``, TOML; see
+            ``covenant.training.pools``); None means the built-in ``cpu-local`` pool.
         gateway_env: the ``COVENANT_GATEWAY_*`` limits as given, parsed by the
             gateway (``GatewayConfig.from_settings``), which alone reads them.
     """
@@ -46,6 +48,7 @@ class Settings(BaseModel):
     blobs_url: str
     gateway_url: str
     partitions: int = Field(default=3, ge=1)
+    pools_path: Path | None = None
     gateway_env: dict[str, str] = Field(default_factory=dict)
 
     @classmethod
@@ -59,6 +62,7 @@ class Settings(BaseModel):
             blobs_url=env.get("COVENANT_BLOBS") or f"file://{home / 'blobs'}",
             gateway_url=env.get("COVENANT_GATEWAY") or "http://127.0.0.1:8750",
             partitions=_positive(env, "COVENANT_PARTITIONS", 3),
+            pools_path=Path(pools).expanduser() if (pools := env.get("COVENANT_POOLS")) else None,
             gateway_env={k: v for k, v in env.items() if k.startswith("COVENANT_GATEWAY_")},
         )
 
