@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
@@ -35,16 +35,36 @@ from covenant.settings import Settings
 from covenant.store import ReadStore, open_store
 from covenant.store.projector import run_projection
 from covenant.topics import ALL_TOPICS, deployed
+from covenant.training.allocator import make_allocator_worker
+from covenant.training.pools import Pools, default_pools, pools_for
+from covenant.training.runner import RunnerSettings
+from covenant.training.worker import make_training_worker
 
 if TYPE_CHECKING:
     from covenant.audit.worker import AuditOptions
+    from covenant.training.executors.protocol import Executor
 
 
 @dataclass(frozen=True)
 class Resources:
-    """What workers may need besides the log: the artifact store, for now."""
+    """What workers may need besides the log: the artifact store, the compute
+    pools, and which executors this deployment runs."""
 
     blobs: BlobStore | None = None
+    pools: Pools = field(default_factory=default_pools)
+    executors: tuple[str, ...] = ("local",)
+    default_executor: str = "local"
+
+    @classmethod
+    def from_settings(cls, settings: Settings, blobs: BlobStore | None = None) -> Resources:
+        """The resources ``settings`` name (the pools file is read here, once)."""
+        kinds = ("local", "ray") if settings.ray_address else ("local",)
+        return cls(
+            blobs=blobs,
+            pools=pools_for(settings.pools_path),
+            executors=kinds,
+            default_executor=settings.default_executor,
+        )
 
     def require_blobs(self) -> BlobStore:
         if self.blobs is None:
@@ -59,6 +79,10 @@ _FACTORIES: dict[str, Callable[[Resources], Worker]] = {
     "registry": lambda _: make_registry_worker(),
     "artifacts": lambda r: make_artifacts_worker(r.require_blobs()),
     "openlineage": lambda _: make_openlineage_worker(),
+    "allocator": lambda r: make_allocator_worker(r.pools),
+    "training": lambda r: make_training_worker(
+        pools=r.pools, executors=r.executors, default_executor=r.default_executor
+    ),
 }
 WORKER_NAMES: tuple[str, ...] = tuple(_FACTORIES)
 
@@ -124,7 +148,8 @@ def workers_part(
     """The stream workers (all, or those named)."""
 
     async def run(platform: Platform, stop: asyncio.Event) -> None:
-        workers = build_workers(names, resources=Resources(blobs=platform.blobs))
+        resources = Resources.from_settings(platform.settings, platform.blobs)
+        workers = build_workers(names, resources=resources)
         await run_workers(
             workers,
             bus=platform.bus,
@@ -176,5 +201,37 @@ def audit_part(options: AuditOptions | None = None) -> Part:
             stop=stop,
             options=options,
         )
+
+    return run
+
+
+def runner_part(settings: RunnerSettings | None = None) -> Part:
+    """The runner: starts, observes and stops training runs on the executors the
+    settings configure (``local`` always, ``ray`` with ``COVENANT_RAY``)."""
+
+    async def run(platform: Platform, stop: asyncio.Event) -> None:
+        from covenant.training.executors.local import LocalExecutor
+        from covenant.training.runner import Runner
+
+        config = platform.settings
+        executors: dict[str, Executor] = {
+            "local": LocalExecutor(config.home / "runs", config.blobs_url)
+        }
+        if config.ray_address:
+            from covenant.training.executors.ray import RayExecutor
+
+            executors["ray"] = RayExecutor(config.ray_address, config.blobs_url)
+        chosen = settings or RunnerSettings(policy_timeout_s=float(config.policy_timeout_s))
+        try:
+            await Runner(
+                bus=platform.bus,
+                codec=platform.codec,
+                blobs=platform.blobs,
+                executors=executors,
+                settings=chosen,
+            ).run(stop)
+        finally:
+            for executor in executors.values():
+                await executor.aclose()
 
     return run

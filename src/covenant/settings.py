@@ -36,6 +36,12 @@ class Settings(BaseModel):
             keep theirs.
         pools_path: the compute pools file (``COVENANT_POOLS``, TOML; see
             ``covenant.training.pools``); None means the built-in ``cpu-local`` pool.
+        ray_address: a Ray cluster's job-submission address (``COVENANT_RAY``, e.g.
+            ``http://127.0.0.1:8265``); empty means no ``ray`` executor.
+        default_executor: where a job that names none runs (``COVENANT_EXECUTOR``,
+            ``local`` unless set).
+        policy_timeout_s: how long a job waits for its pre-train policy decision
+            before it fails closed (``COVENANT_POLICY_TIMEOUT_S``, default 30).
         gateway_env: the ``COVENANT_GATEWAY_*`` limits as given, parsed by the
             gateway (``GatewayConfig.from_settings``), which alone reads them.
     """
@@ -49,6 +55,9 @@ class Settings(BaseModel):
     gateway_url: str
     partitions: int = Field(default=3, ge=1)
     pools_path: Path | None = None
+    ray_address: str = ""
+    default_executor: str = "local"
+    policy_timeout_s: int = Field(default=30, ge=1)
     gateway_env: dict[str, str] = Field(default_factory=dict)
 
     @classmethod
@@ -63,6 +72,9 @@ class Settings(BaseModel):
             gateway_url=env.get("COVENANT_GATEWAY") or "http://127.0.0.1:8750",
             partitions=_positive(env, "COVENANT_PARTITIONS", 3),
             pools_path=Path(pools).expanduser() if (pools := env.get("COVENANT_POOLS")) else None,
+            ray_address=env.get("COVENANT_RAY", ""),
+            default_executor=env.get("COVENANT_EXECUTOR") or "local",
+            policy_timeout_s=_positive(env, "COVENANT_POLICY_TIMEOUT_S", 30),
             gateway_env={k: v for k, v in env.items() if k.startswith("COVENANT_GATEWAY_")},
         )
 

@@ -26,6 +26,7 @@ from covenant.events.datasets import (
 )
 from covenant.events.refusals import Refusal, RefusalCode
 from covenant.events.registry import ModelRegistered, ModelRejected, RegisterModel
+from covenant.events.training import RunReportKind
 from covenant.platform import build_workers
 from covenant.runtime.worker import Context, Worker
 from covenant.testing import FrozenClock, ManualClock, SequentialIds, builders
@@ -68,6 +69,62 @@ def test_the_public_names_are_pinned() -> None:
         "publish",
         "running",
         "wait_for",
+    ]
+    assert builders.__all__ == [
+        "ACTOR",
+        "Meta",
+        "allocation_denied",
+        "allocation_freed",
+        "allocation_granted",
+        "allocation_queued",
+        "allocation_released",
+        "allocation_requested",
+        "approve_dataset",
+        "artifact_rejected",
+        "artifact_stored",
+        "cancel_training",
+        "chargeback_recorded",
+        "checkpoint_id",
+        "checkpoint_signed",
+        "dataset_cleared",
+        "dataset_registered",
+        "dataset_rejected",
+        "dead_lettered",
+        "expire_training",
+        "leaf",
+        "leaves_appended",
+        "matched_rule",
+        "model_output_id",
+        "model_registered",
+        "model_rejected",
+        "policy_decided",
+        "record_artifact",
+        "register_dataset",
+        "register_model",
+        "report_run",
+        "request_policy",
+        "run_record",
+        "sha",
+        "split_code_ref",
+        "split_model_id",
+        "start_run",
+        "stop_run",
+        "submit_training",
+        "training_allocated",
+        "training_cancelled",
+        "training_checkpointed",
+        "training_cleared",
+        "training_completed",
+        "training_failed",
+        "training_job",
+        "training_preempted",
+        "training_queued",
+        "training_rejected",
+        "training_reproduced",
+        "training_resumed",
+        "training_started",
+        "transformation",
+        "usage_recorded",
     ]
     assert builders.__all__ == sorted(builders.__all__)
     for module in (covenant.testing, builders):
@@ -289,3 +346,50 @@ def test_artifact_defaults_agree_with_their_bytes() -> None:
     claim = builders.record_artifact("model.onnx", content=b"\x01\x02\x03")
     assert f"sha256:{claim.claimed_sha256}" == stored.artifact_id == claim.meta.subject
     assert builders.artifact_stored("d1").size_bytes == len(b"d1")
+
+
+def test_the_training_defaults_line_up() -> None:
+    """A job's builders agree: the queued job is the submitted one, its checksums
+    are the registered datasets', and a run's reports match the job's events."""
+    clock = FrozenClock(T0)
+    submit = builders.submit_training(hyperparams={"lr": 0.01, "opt": "adam"}, clock=clock)
+    queued = builders.training_queued(hyperparams={"lr": 0.01, "opt": "adam"}, clock=clock)
+    job = queued.job
+    assert submit.hyperparams == job.hyperparams == {"lr": "0.01", "opt": '"adam"'}
+    assert submit.code_ref == f"{job.code_repo}#{job.code_commit}"
+    assert re.fullmatch(r"[0-9a-f]{40}", job.code_commit)
+    assert (job.dataset_refs, job.team, job.created_at) == (submit.dataset_refs, "vision", T0)
+    registered = builders.dataset_registered("d1")
+    assert job.dataset_checksums == {"d1": registered.lineage.checksum}
+    (fetched,) = builders.start_run().datasets
+    assert (fetched.artifact_id, fetched.checksum) == (
+        builders.artifact_stored("d1").artifact_id,
+        registered.lineage.checksum,
+    )
+    succeeded = builders.report_run(kind=RunReportKind.SUCCEEDED)
+    completed = builders.training_completed()
+    assert succeeded.outputs == {a.path: a.artifact_id for a in completed.artifacts}
+    assert succeeded.record == completed.record == builders.run_record()
+    checkpoint = builders.report_run(kind=RunReportKind.CHECKPOINT)
+    assert checkpoint.artifact_id == builders.training_checkpointed().artifact_id
+    assert {m.meta.subject for m in (submit, queued, succeeded, completed)} == {"job-1"}
+
+
+def test_allocation_policy_and_finance_subjects_and_defaults() -> None:
+    assert builders.allocation_requested("job-7").meta.subject == "cpu-local"
+    assert builders.allocation_released("job-7", pool="gpu").meta.subject == "gpu"
+    assert builders.allocation_granted("job-7").meta.subject == "job-7"
+    assert builders.allocation_denied("job-7").refusals[0].code is RefusalCode.QUOTA
+    request = builders.request_policy("job-7", input_doc={"request": {"b": 1, "a": 2}})
+    assert (request.meta.subject, request.input_json) == ("job-7", '{"request":{"a":2,"b":1}}')
+    denied = builders.policy_decided("job-7", allowed=False)
+    assert denied.meta.subject == "job-7"
+    assert [(r.code, r.message) for r in denied.refusals] == [
+        (RefusalCode.POLICY, rule.reason) for rule in denied.matched
+    ]
+    assert builders.policy_decided().refusals == []
+    clock = FrozenClock(T0)
+    usage = builders.usage_recorded(accelerators=2, wall_seconds=1800, clock=clock)
+    assert (usage.unit_hours, usage.ended_at - usage.started_at) == ("1", timedelta(minutes=30))
+    charge = builders.chargeback_recorded(unit_hours="1.05", cost_rate="0.10", clock=clock)
+    assert (charge.month, charge.cost_cents) == ("2025-06", 11)  # 10.5 cents, half-up

@@ -22,6 +22,7 @@ from covenant.platform import (
     open_platform,
     projector_part,
     run_parts,
+    runner_part,
     workers_part,
 )
 from covenant.runtime.service import install_stop_signals, serve_metrics
@@ -57,9 +58,10 @@ def up(
     ] = True,
 ) -> None:
     """Create the topics and run the whole platform in this process until stopped:
-    every worker, the read-model projector, the audit worker and the HTTP gateway."""
+    every worker, the read-model projector, the audit worker, the training runner
+    and the HTTP gateway."""
     registry = CollectorRegistry()
-    parts = [workers_part(registry=registry), projector_part, audit_part()]
+    parts = [workers_part(registry=registry), projector_part, audit_part(), runner_part()]
     if gateway:
         where = urlparse(settings(ctx).gateway_url)
         parts.append(gateway_part(host=where.hostname or "127.0.0.1", port=where.port or 80))

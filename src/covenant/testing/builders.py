@@ -16,7 +16,11 @@ Covenant's own workers would accept, and the metadata as keywords too
 
 The defaults line up: ``register_dataset("d1")`` points at ``artifact_stored("d1")``
 and ``register_model(m)`` at ``artifact_stored(f"weights {m}")``, since a text's
-content address is ``sha(text)``. A test of Covenant checks that every type in
+content address is ``sha(text)``. A training job is ``job-1`` of team ``vision``
+on dataset ``d1`` (checksum ``sha("d1")``, ``dataset_registered("d1")``'s), code at
+a full commit, in pool ``cpu-local``; its records have the job id as subject, as do
+its allocation's events and its policy decision, while allocation commands have
+the pool. A test of Covenant checks that every type in
 ``covenant.events.catalog.MESSAGE_TYPES`` has a builder here, so these keep up
 with the contract.
 
@@ -25,6 +29,19 @@ Builders:
         ``approve_dataset``, ``dataset_cleared`` (and ``transformation``).
     artifacts: ``record_artifact``, ``artifact_stored``, ``artifact_rejected``.
     registry: ``register_model``, ``model_registered``, ``model_rejected``.
+    training: ``submit_training``, ``cancel_training``, ``report_run``,
+        ``expire_training``, ``training_queued`` (and ``training_job``),
+        ``training_rejected``, ``training_cleared``, ``training_allocated``,
+        ``training_started``, ``training_checkpointed``, ``training_preempted``,
+        ``training_resumed``, ``training_completed``, ``training_failed``,
+        ``training_cancelled``, ``training_reproduced`` (and ``checkpoint_id``,
+        ``model_output_id``).
+    runs: ``start_run``, ``stop_run`` (and ``run_record``, ``split_code_ref``).
+    policy: ``request_policy``, ``policy_decided`` (and ``matched_rule``).
+    allocation: ``allocation_requested``, ``allocation_released``,
+        ``allocation_granted``, ``allocation_queued``, ``allocation_denied``,
+        ``allocation_freed``.
+    finance: ``usage_recorded``, ``chargeback_recorded``.
     platform: ``dead_lettered``, ``leaves_appended`` (and ``leaf``),
         ``checkpoint_signed``.
 """
@@ -32,6 +49,14 @@ Builders:
 from __future__ import annotations
 
 from covenant.testing._builders._meta import ACTOR, Meta, sha
+from covenant.testing._builders.allocation import (
+    allocation_denied,
+    allocation_freed,
+    allocation_granted,
+    allocation_queued,
+    allocation_released,
+    allocation_requested,
+)
 from covenant.testing._builders.artifacts import (
     artifact_rejected,
     artifact_stored,
@@ -45,6 +70,8 @@ from covenant.testing._builders.datasets import (
     register_dataset,
     transformation,
 )
+from covenant.testing._builders.finance import chargeback_recorded, usage_recorded
+from covenant.testing._builders.policy import matched_rule, policy_decided, request_policy
 from covenant.testing._builders.records import (
     checkpoint_signed,
     dead_lettered,
@@ -57,26 +84,84 @@ from covenant.testing._builders.registry import (
     register_model,
     split_model_id,
 )
+from covenant.testing._builders.runs import run_record, split_code_ref, start_run, stop_run
+from covenant.testing._builders.training import (
+    cancel_training,
+    checkpoint_id,
+    expire_training,
+    model_output_id,
+    report_run,
+    submit_training,
+    training_job,
+    training_queued,
+)
+from covenant.testing._builders.training_events import (
+    training_allocated,
+    training_cancelled,
+    training_checkpointed,
+    training_cleared,
+    training_completed,
+    training_failed,
+    training_preempted,
+    training_rejected,
+    training_reproduced,
+    training_resumed,
+    training_started,
+)
 
 __all__ = [
     "ACTOR",
     "Meta",
+    "allocation_denied",
+    "allocation_freed",
+    "allocation_granted",
+    "allocation_queued",
+    "allocation_released",
+    "allocation_requested",
     "approve_dataset",
     "artifact_rejected",
     "artifact_stored",
+    "cancel_training",
+    "chargeback_recorded",
+    "checkpoint_id",
     "checkpoint_signed",
     "dataset_cleared",
     "dataset_registered",
     "dataset_rejected",
     "dead_lettered",
+    "expire_training",
     "leaf",
     "leaves_appended",
+    "matched_rule",
+    "model_output_id",
     "model_registered",
     "model_rejected",
+    "policy_decided",
     "record_artifact",
     "register_dataset",
     "register_model",
+    "report_run",
+    "request_policy",
+    "run_record",
     "sha",
+    "split_code_ref",
     "split_model_id",
+    "start_run",
+    "stop_run",
+    "submit_training",
+    "training_allocated",
+    "training_cancelled",
+    "training_checkpointed",
+    "training_cleared",
+    "training_completed",
+    "training_failed",
+    "training_job",
+    "training_preempted",
+    "training_queued",
+    "training_rejected",
+    "training_reproduced",
+    "training_resumed",
+    "training_started",
     "transformation",
+    "usage_recorded",
 ]

@@ -13,7 +13,6 @@ from covenant.events.allocation import (
 )
 from covenant.events.policy import PolicyDecided, PolicyStage
 from covenant.events.refusals import Refusal, RefusalCode, messages
-from covenant.events.registry import ModelLineage, RegisterModel
 from covenant.events.runs import RunDataset, StartRun, StopRun
 from covenant.events.training import (
     CancelTraining,
@@ -21,7 +20,6 @@ from covenant.events.training import (
     ReportRun,
     RunReportKind,
     TrainingAllocated,
-    TrainingArtifact,
     TrainingCancelled,
     TrainingCheckpointed,
     TrainingCleared,
@@ -29,12 +27,11 @@ from covenant.events.training import (
     TrainingFailed,
     TrainingPreempted,
     TrainingRejected,
-    TrainingReproduced,
     TrainingResumed,
     TrainingStarted,
 )
 from covenant.runtime.worker import Context
-from covenant.training import _charges, reproduction
+from covenant.training import _charges, completion
 from covenant.training.executors.protocol import run_id_for
 from covenant.training.jobs import Job, TrainingState
 from covenant.training.pools import Pools, fit
@@ -42,17 +39,6 @@ from covenant.training.pools import Pools, fit
 
 def reject(ctx: Context, job_id: str, refusals: list[Refusal]) -> None:
     ctx.emit(TrainingRejected, job_id=job_id, reasons=messages(refusals), refusals=refusals)
-
-
-def artifact_kind(path: str) -> str:
-    """How an output is tagged: ``model*`` files are the model (the first one, in
-    path order, is what a target version registers), ``metrics*`` the metrics."""
-    name = path.rsplit("/", 1)[-1]
-    if name.startswith("model"):
-        return "model"
-    if name.startswith("metrics"):
-        return "metrics"
-    return "output"
 
 
 class Flow:
@@ -68,7 +54,7 @@ class Flow:
 
     def _waiting(self, job_id: str) -> Job | None:
         job = self.state.jobs.get(job_id)
-        if job is None or job.cleared or job.terminal or job.status.value == "rejected":
+        if job is None or job.cleared or job.terminal:
             return None
         return job
 
@@ -87,7 +73,7 @@ class Flow:
             ]
             reject(self.ctx, job.spec.job_id, refusals)
             return
-        chosen = fit(self.pools, job.spec.compute)
+        chosen = fit(self.pools, job.spec.compute, team=job.spec.team)
         if isinstance(chosen, list):  # the pools changed since the submit
             reject(self.ctx, job.spec.job_id, chosen)
             return
@@ -173,7 +159,7 @@ class Flow:
 
     def on_cancel(self, command: CancelTraining) -> None:
         job = self.state.jobs.get(command.job_id)
-        if job is None or job.terminal or job.status.value == "rejected":
+        if job is None or job.terminal:
             return
         self.ctx.emit(
             TrainingCancelled,
@@ -268,32 +254,10 @@ class Flow:
         if report.record is None:
             self._failed(job, report, "the run ended without a run record")
             return
-        artifacts = [
-            TrainingArtifact(path=path, artifact_id=artifact, kind=artifact_kind(path))
-            for path, artifact in sorted(report.outputs.items())
-        ]
-        artifacts += [
-            TrainingArtifact(path=f"checkpoints/{step}", artifact_id=artifact, kind="checkpoint")
-            for attempt in sorted(job.checkpoints)
-            for step, artifact in sorted(job.checkpoints[attempt].items())
-        ]
-        if report.logs_ref:
-            artifacts.append(TrainingArtifact(path="log", artifact_id=report.logs_ref, kind="logs"))
-        started_at: datetime = job.started_at or report.meta.occurred_at
-        completed = self.ctx.emit(
-            TrainingCompleted,
-            job_id=job.spec.job_id,
-            attempt=report.attempt,
-            artifacts=artifacts,
-            metrics=report.metrics,
-            record=report.record,
-            logs_ref=report.logs_ref,
-            started_at=started_at,
-            ended_at=report.meta.occurred_at,
-        )
+        completed = self.ctx.emit(TrainingCompleted, **completion.completed_body(job, report))
         self._release(job, ended_at=report.meta.occurred_at, report=report)
-        self._register(job, completed)
-        self._reproduced(job, completed)
+        completion.register(self.ctx, job, completed)
+        completion.reproduced(self.ctx, self.state, job, completed)
 
     def _release(self, job: Job, *, ended_at: datetime, report: ReportRun | None) -> None:
         spec = job.spec
@@ -317,48 +281,7 @@ class Flow:
         ):
             self.ctx.emit(cls, subject=spec.job_id, **body)
 
-    def _register(self, job: Job, completed: TrainingCompleted) -> None:
-        target = job.spec.target
-        models = [a for a in completed.artifacts if a.kind == "model"]
-        if target is None or not models:
-            return
-        record = completed.record
-        self.ctx.emit(
-            RegisterModel,
-            subject=f"model:{target.family}:{target.version}",
-            family=target.family,
-            version=target.version,
-            code_ref=f"{record.code_repo}#{record.code_commit}",
-            artifact_id=models[0].artifact_id,
-            metrics=completed.metrics,
-            lineage=ModelLineage(dataset_refs=list(job.spec.dataset_refs)),
-            provenance={
-                "trainingJob": job.spec.job_id,
-                "runId": run_id_for(job.spec.job_id, completed.attempt),
-                "codeCommit": record.code_commit,
-                "dependenciesSha256": record.environment.dependencies_sha256,
-                "hardwareClass": record.hardware_class,
-                "seed": str(record.seed),
-                "trainingEvent": completed.meta.event_id,
-            },
-        )
-
-    def _reproduced(self, job: Job, completed: TrainingCompleted) -> None:
-        original_id = job.spec.reproduces
-        original = self.state.jobs.get(original_id) if original_id else None
-        if original is None or original.completed is None:
-            return
-        verdict = reproduction.compare(original.completed, completed)
-        self.ctx.emit(
-            TrainingReproduced,
-            job_id=job.spec.job_id,
-            original_job_id=original.spec.job_id,
-            identical=verdict.identical,
-            differences=verdict.differences,
-            differing_outputs=verdict.differing_outputs,
-        )
-
 
 def _pool_of(pools: Pools, job: Job) -> str:
-    chosen = fit(pools, job.spec.compute)
+    chosen = fit(pools, job.spec.compute, team=job.spec.team)
     return job.spec.compute.pool or "" if isinstance(chosen, list) else chosen.name

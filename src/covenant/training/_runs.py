@@ -10,6 +10,7 @@ run id).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -52,7 +53,7 @@ class WantedRun:
                 DatasetInput(name=d.dataset_id, artifact_id=d.artifact_id, checksum=d.checksum)
                 for d in command.datasets
             ),
-            hyperparams=dict(command.hyperparams),
+            hyperparams={k: json.loads(v) for k, v in command.hyperparams.items()},
             seed=command.seed,
             resume_from=command.resume_from,
             workers=command.workers,

@@ -30,7 +30,9 @@ from covenant.events.training import (
 )
 from covenant.topics import DATASET_EVENTS, TRAIN_EVENTS, Topic
 
-TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+TERMINAL = frozenset(
+    {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.REJECTED}
+)
 
 
 @dataclass
@@ -63,6 +65,7 @@ class Job:
     """One job as its events add up."""
 
     spec: TrainingJob
+    idempotency_key: str | None = None
     status: JobStatus = JobStatus.QUEUED
     queued_at: datetime | None = None
     cleared: bool = False
@@ -96,7 +99,7 @@ class TrainingState:
 
     topics: tuple[Topic, ...] = (TRAIN_EVENTS, DATASET_EVENTS)
     jobs: dict[str, Job] = field(default_factory=dict)
-    rejected: set[str] = field(default_factory=set)
+    rejected: dict[str, str | None] = field(default_factory=dict)
     datasets: dict[str, DatasetFacts] = field(default_factory=dict)
 
     def reset(self) -> None:
@@ -107,18 +110,31 @@ class TrainingState:
     def known(self, job_id: str) -> bool:
         return job_id in self.jobs or job_id in self.rejected
 
+    def decided(self, job_id: str, idempotency_key: str | None) -> bool:
+        """Whether a submit with this key was decided already (a client's retry)."""
+        if idempotency_key is None:
+            return False
+        job = self.jobs.get(job_id)
+        key = job.idempotency_key if job is not None else self.rejected.get(job_id)
+        return key == idempotency_key
+
     def apply(self, message: Message) -> None:
         if isinstance(message, DatasetRegistered | DatasetCleared):
             self._apply_dataset(message)
             return
         if isinstance(message, TrainingQueued):
             self.jobs.setdefault(
-                message.job.job_id, Job(message.job, queued_at=message.meta.occurred_at)
+                message.job.job_id,
+                Job(
+                    message.job,
+                    idempotency_key=message.meta.idempotency_key,
+                    queued_at=message.meta.occurred_at,
+                ),
             )
             return
         if isinstance(message, TrainingRejected):
             if message.job_id not in self.jobs:
-                self.rejected.add(message.job_id)
+                self.rejected.setdefault(message.job_id, message.meta.idempotency_key)
             else:
                 self.jobs[message.job_id].status = JobStatus.REJECTED
             return
@@ -194,5 +210,5 @@ def _fold(job: Job, message: Message) -> None:
 def _advance(job: Job, status: JobStatus) -> None:
     """Set the status unless the job already ended (a late observation of a run
     never reopens a finished job)."""
-    if not job.terminal and job.status is not JobStatus.REJECTED:
+    if not job.terminal:
         job.status = status

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from covenant.bus.protocol import Bus
 from covenant.events.artifacts import RecordArtifact
 from covenant.events.base import SYSTEM_CLOCK, Clock, Message
 from covenant.events.codec import Codec
-from covenant.events.runs import RunRecord
+from covenant.events.runs import ComputeConfig, DatasetChecksum, RunEnvironment, RunRecord
 from covenant.events.training import ExpireTraining, ReportRun, RunReportKind
 from covenant.runtime.tables import GlobalTables
 from covenant.training._runs import RunTable, WantedRun
@@ -280,13 +281,45 @@ class Runner:
 
 
 def _record(data: Mapping[str, Any]) -> RunRecord | None:
-    """The run record a launcher reported, or None when it sent none or a bad one
-    (the training worker then fails the job rather than trust a partial record)."""
+    """The run record a launcher reported (``covenant.training.record``), or None
+    when it sent none or a bad one (the training worker then fails the job rather
+    than trust a partial record)."""
     raw = data.get("record")
     if not isinstance(raw, Mapping):
         return None
     try:
-        return RunRecord.model_validate(dict(raw))
-    except ValidationError as exc:
-        log.warning("runner: a run reported an invalid record: %s", exc)
+        code, env, compute = raw["code"], raw["environment"], raw["compute"]
+        python = env["python"]
+        return RunRecord(
+            code_repo=code["repo"],
+            code_commit=code["commit"],
+            entrypoint=code["entrypoint"],
+            environment=RunEnvironment(
+                image_digest=env.get("image_digest"),
+                python=python["version"],
+                implementation=python["implementation"],
+                platform=env["platform"],
+                dependencies_sha256=env["dependencies_sha256"],
+            ),
+            datasets=[
+                DatasetChecksum(dataset_id=name, checksum=checksum)
+                for name, checksum in sorted(raw["datasets"].items())
+            ],
+            seed=raw["seed"],
+            hyperparams={k: literal(v) for k, v in sorted(raw["hyperparams"].items())},
+            compute=ComputeConfig(
+                executor=compute["executor"],
+                workers=compute["workers"],
+                cpus=compute["cpus"],
+                gpus=compute["gpus"],
+            ),
+            hardware_class=raw["hardware_class"],
+        )
+    except (KeyError, TypeError, AttributeError, ValidationError) as exc:
+        log.warning("runner: a run reported an invalid record: %r", exc)
         return None
+
+
+def literal(value: Any) -> str:
+    """A hyperparameter as the canonical JSON literal the log records."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))

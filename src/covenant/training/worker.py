@@ -114,11 +114,9 @@ def _submit(
     pools: Pools,
     executors: Collection[str],
 ) -> None:
-    if state.known(command.job_id) and command.meta.idempotency_key is not None:
-        job = state.jobs.get(command.job_id)
-        if job is not None and job.spec.created_by == command.meta.actor:
-            return  # a retry of a submit already decided
-    chosen = fit(pools, command.compute)
+    if state.decided(command.job_id, command.meta.idempotency_key):
+        return  # a client's retry of a submit already decided
+    chosen = fit(pools, command.compute, team=command.team)
     pool_refusals = chosen if isinstance(chosen, list) else []
     refusals = decisions.submit_refusals(
         command, state, pool_refusals=pool_refusals, executors=executors
