@@ -21,11 +21,13 @@ import pytest
 
 from covenant.blobs import FolderBlobStore
 from covenant.bus import Bus
+from covenant.client import GatewayClient, GatewayError
 from covenant.events.contract import default_codec
 from covenant.events.runs import ComputeConfig, RunEnvironment, RunRecord
 from covenant.events.training import (
     SubmitTraining,
     TrainingArtifact,
+    TrainingCancelled,
     TrainingCompleted,
     TrainingQueued,
 )
@@ -185,6 +187,9 @@ async def test_cancel_ends_the_job_and_a_second_cancel_is_409(gw: Platform) -> N
     assert read["endTs"]
     again = problem(await gw.client.post("/train/jobs/j1/cancel", params=WAIT), 409)
     assert "already ended" in again["detail"]
+    queued = await wait_for(gw.bus, TrainingQueued, lambda e: e.job.job_id == "j1")
+    cancel = await wait_for(gw.bus, TrainingCancelled, lambda e: e.job_id == "j1")
+    assert cancel.meta.correlation_id == queued.meta.correlation_id  # one flow to trace
 
 
 async def test_an_unknown_job_is_404_everywhere(gw: Platform) -> None:
@@ -277,6 +282,41 @@ async def test_a_completed_job_shows_its_outputs_log_and_reruns_with_its_inputs(
 
     plain = await gw.client.post("/train/jobs/j1/rerun", params={"verify": "false", **WAIT})
     assert plain.json()["job"]["reproduces"] is None
+
+
+async def test_the_python_client_submits_reads_cancels_reruns_and_fetches_logs(
+    gw: Platform,
+) -> None:
+    await completed(gw, "done", b"all good\n")
+    async with GatewayClient("http://gateway.test", actor="carol", transport=gw.transport) as c:
+        created = await c.submit_training(
+            model_family="digits",
+            team="vision",
+            dataset_refs=["d1"],
+            code_ref=f"git.example/d.git#{COMMIT}",
+            entrypoint="digits.train:train",
+            hyperparams={"C": "0.5"},
+            compute={"cpus": 1, "memoryGb": 1},
+            max_attempts=2,
+            target="digits:2.0.0",
+        )
+        assert created["status_code"] == 201
+        job_id = created["jobId"]
+        read = await c.training_job(job_id)
+        assert read["job"]["retryPolicy"] == {"maxAttempts": 2}
+        assert read["job"]["target"] == {"family": "digits", "version": "2.0.0"}
+        assert read["job"]["createdBy"] == "carol"
+        cancelled = await c.cancel_training(job_id, "not needed")
+        assert cancelled["status"] == "cancelled"
+        with pytest.raises(GatewayError) as refused:
+            await c.cancel_training(job_id)
+        assert refused.value.status == 409
+        rerun = await c.rerun_training("done", verify=True)
+        assert rerun["job"]["reproduces"] == "done"
+        assert await c.training_logs("done") == "all good\n"
+        with pytest.raises(GatewayError) as missing:
+            await c.training_logs(job_id)
+        assert missing.value.status == 404
 
 
 def test_the_submit_body_is_the_command_without_metadata() -> None:

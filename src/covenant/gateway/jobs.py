@@ -18,9 +18,10 @@ with the log) and holds every job in memory. Past that size the answer is a
 projection in the read store; the routes would not change.
 
 Beside the worker's fold, this view keeps what the worker does not need but a
-caller asks about: the refusals of a rejected job, why a job failed or was
-cancelled and when, the log of a failed run, the latest run record, each job's
-status history, and the reproduction verdict of a rerun.
+caller asks about: the flow (correlation id) a job's submit started, which a
+cancel joins; the refusals of a rejected job; why a job failed or was cancelled
+and when; the log of a failed run; the latest run record; each job's status
+history; and the reproduction verdict of a rerun.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from covenant.events.training import (
     TrainingCancelled,
     TrainingCompleted,
     TrainingFailed,
+    TrainingQueued,
     TrainingRejected,
     TrainingReproduced,
     TrainingStarted,
@@ -63,6 +65,7 @@ class Extras:
     """What the gateway shows of a job beyond the worker's fold."""
 
     history: list[Step] = field(default_factory=list)
+    correlation_id: str | None = None
     refusals: list[Refusal] = field(default_factory=list)
     reason: str | None = None
     ended_at: datetime | None = None
@@ -101,7 +104,9 @@ class JobsState:
 
 
 def _fold(extras: Extras, message: Message) -> None:
-    if isinstance(message, TrainingRejected):
+    if isinstance(message, TrainingQueued):
+        extras.correlation_id = extras.correlation_id or message.meta.correlation_id
+    elif isinstance(message, TrainingRejected):
         extras.refusals = list(message.refusals) or [
             Refusal(code=RefusalCode.INVALID, message=reason) for reason in message.reasons
         ]

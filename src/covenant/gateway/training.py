@@ -221,6 +221,7 @@ def add_training_routes(router: APIRouter, gateway: Gateway, jobs: Jobs) -> None
             subject=job_id,
             actor=actor,
             producer=producer,
+            correlation_id=view.extras.correlation_id,  # one flow: `covenant trace JOB`
             idempotency_key=idempotency_key,
             job_id=job_id,
             reason=body.reason if body is not None else "",
