@@ -19,7 +19,6 @@ from typer.testing import CliRunner
 
 from covenant.blobs import FolderBlobStore
 from covenant.cli._app import app
-from covenant.cli.training import hyperparam
 from covenant.events.contract import default_codec
 from covenant.gateway import run_gateway
 from covenant.store import open_store
@@ -50,6 +49,8 @@ def gateway(tmp_path: Path) -> Iterator[dict[str, str]]:
             FolderBlobStore(tmp_path / "blobs") as blobs,
         ):
             await publish(bus, builders.dataset_registered("d1"))
+            queued = builders.training_queued("done", datasets=["d1"])
+            await publish(bus, queued, builders.training_completed("done", caused_by=queued))
             async with running(bus, [worker]):
                 await run_gateway(
                     bus=bus, store=store, blobs=blobs, codec=default_codec(), stop=stop, sock=sock
@@ -127,6 +128,20 @@ def test_submit_status_and_cancel(gateway: dict[str, str]) -> None:
     assert "already ended" in output
 
 
+def test_rerun_submits_the_recorded_inputs_again(gateway: dict[str, str]) -> None:
+    code, output = covenant(gateway, "train", "rerun", "done", "--no-follow", "--json")
+    assert code == 0, output
+    rerun = json.loads(output)
+    assert rerun["status"] == "queued"
+    assert rerun["job"]["reproduces"] == "done"
+    code, output = covenant(gateway, "train", "rerun", "done", "--no-verify", "--no-follow")
+    assert code == 0, output
+    assert "submitted; see: covenant train status job-" in " ".join(output.split())
+    code, output = covenant(gateway, "train", "rerun", "nope")
+    assert code == 1
+    assert "no training job 'nope'" in output
+
+
 def test_refusals_and_unknown_jobs_say_what_to_do(gateway: dict[str, str]) -> None:
     code, output = covenant(gateway, *SUBMIT, "--code-ref", "git.example/d.git#main")
     assert code == 1
@@ -139,23 +154,6 @@ def test_refusals_and_unknown_jobs_say_what_to_do(gateway: dict[str, str]) -> No
     assert "no training job 'nope'" in output
     code, output = covenant(gateway, "train", "logs", "nope")
     assert code == 1
-
-
-@pytest.mark.parametrize(
-    ("item", "expected"),
-    [
-        ("lr=0.01", ("lr", "0.01")),
-        ("epochs=10", ("epochs", "10")),
-        ("opt=adam", ("opt", '"adam"')),
-        ('opt="adam"', ("opt", '"adam"')),
-        ("flag=true", ("flag", "true")),
-        ("note=a=b", ("note", '"a=b"')),
-    ],
-)
-def test_hyperparameters_are_json_literals_and_bare_words_strings(
-    item: str, expected: tuple[str, str]
-) -> None:
-    assert hyperparam(item) == expected
 
 
 def test_trace_prints_a_flow_in_the_order_it_happened(tmp_path: Path) -> None:

@@ -71,7 +71,7 @@ def _compute(**given: Any) -> dict[str, Any]:
 
 
 async def _follow(
-    client: GatewayClient, job_id: str, *, show: bool, timeout_s: float
+    client: GatewayClient, job_id: str, *, show: bool, timeout_s: float, poll_s: float = POLL_S
 ) -> dict[str, Any]:
     """Read the job until it ended (or ``timeout_s`` passed); on a terminal, print
     what changed and keep a spinner with the current status."""
@@ -90,7 +90,7 @@ async def _follow(
                 status.update(f"{job_id}: {doc['status']}")
             if doc["status"] in ENDED or time.monotonic() >= deadline:
                 return doc
-            await asyncio.sleep(POLL_S)
+            await asyncio.sleep(poll_s)
     finally:
         if status is not None:
             status.stop()
