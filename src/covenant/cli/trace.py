@@ -115,8 +115,9 @@ def summary(message: Message) -> str:
     return ", ".join(plain[:3])
 
 
-async def _records(log: Bus, codec: Codec) -> list[Entry]:
-    """Every decodable record of the contract's topics, in log order."""
+async def _scan(log: Bus, codec: Codec, keep: Callable[[Message], bool]) -> list[Entry]:
+    """The decodable records of the contract's topics that ``keep`` wants, oldest
+    first (by time, then log order); only those are held, however long the log."""
     topics = [t for t in ALL_TOPICS if t.kind is not TopicKind.EXPORT]
     await log.ensure_topics(topics)
     found = []
@@ -126,32 +127,39 @@ async def _records(log: Bus, codec: Codec) -> list[Entry]:
                 message = codec.decode(record.value)
             except ContractError:
                 continue  # not ours to show; `covenant events tail` shows it as undecodable
-            found.append(Entry(message, f"{record.topic}/{record.partition}@{record.offset}"))
-    return found
+            if keep(message):
+                found.append(Entry(message, f"{record.topic}/{record.partition}@{record.offset}"))
+    order = {id(e): i for i, e in enumerate(found)}
+    return sorted(found, key=lambda e: (e.at, order[id(e)]))
 
 
-def _job_flow(entries: list[Entry], job_id: str) -> str | None:
-    """The correlation id of the job's submit, or of its queued event."""
-    for wanted in ("train.submit", "train.queued"):
-        for entry in entries:
-            message: Any = entry.message
-            if message.meta.type != wanted:
-                continue
-            named = message.job_id if wanted == "train.submit" else message.job.job_id
-            if named == job_id:
-                return str(message.meta.correlation_id)
-    return None
+def _submits(message: Message, job_id: str) -> bool:
+    """Whether ``message`` is the submit (or the queued event) of ``job_id``."""
+    named: Any = None
+    if message.meta.type == "train.submit":
+        named = getattr(message, "job_id", None)
+    elif message.meta.type == "train.queued":
+        named = getattr(getattr(message, "job", None), "job_id", None)
+    return bool(named == job_id)
 
 
-def flow(entries: list[Entry], ident: str) -> tuple[str, list[Entry]]:
-    """The flow ``ident`` names and its records, oldest first."""
-    chosen = [e for e in entries if e.message.meta.correlation_id == ident]
-    correlation = ident
-    if not chosen:
-        correlation = _job_flow(entries, ident) or ident
-        chosen = [e for e in entries if e.message.meta.correlation_id == correlation]
-    order = {id(e): i for i, e in enumerate(chosen)}
-    return correlation, sorted(chosen, key=lambda e: (e.at, order[id(e)]))
+async def flow(log: Bus, codec: Codec, ident: str) -> tuple[str, list[Entry]]:
+    """The flow ``ident`` names, as a correlation id or else as a job id, and its
+    records: one pass over the log, and a second for a job id."""
+    job_flow: list[str] = []
+
+    def named(message: Message) -> bool:
+        if message.meta.correlation_id == ident:
+            return True
+        if not job_flow and _submits(message, ident):
+            job_flow.append(message.meta.correlation_id)
+        return False
+
+    entries = await _scan(log, codec, named)
+    if entries or not job_flow:
+        return ident, entries
+    correlation = job_flow[0]
+    return correlation, await _scan(log, codec, lambda m: m.meta.correlation_id == correlation)
 
 
 def _document(correlation: str, entries: list[Entry]) -> dict[str, Any]:
@@ -204,11 +212,11 @@ def trace(
     allocation, runs, checkpoints, artifacts and registered model, and whatever
     later capabilities wrote under the same correlation id."""
 
-    async def go() -> list[Entry]:
+    async def go() -> tuple[str, list[Entry]]:
         async with open_log(ctx, bus) as log:
-            return await _records(log, default_codec())
+            return await flow(log, default_codec(), ident)
 
-    correlation, entries = flow(run(go()), ident)
+    correlation, entries = run(go())
     if not entries:
         raise fail(
             f"no record on the log has correlation id or job id {ident!r}; check the id "
