@@ -54,6 +54,7 @@ from covenant.gateway.job_documents import (
 )
 from covenant.gateway.jobs import Jobs, JobView
 from covenant.gateway.problems import Problem
+from covenant.training.jobs import TERMINAL
 
 TAG = "training"
 _JSON = "application/json"
@@ -208,9 +209,7 @@ def add_training_routes(router: APIRouter, gateway: Gateway, jobs: Jobs) -> None
         idempotency_key: IdempotencyKey = None,
     ) -> Response:
         view = await known(job_id)
-        if view.status in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED) or (
-            view.status is JobStatus.REJECTED
-        ):
+        if view.status in TERMINAL:
             raise Problem(
                 409,
                 "conflict",
