@@ -14,10 +14,11 @@ or any httpx transport (retries, proxies, mTLS) in production.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import quote
 
 import httpx
 
@@ -44,6 +45,15 @@ class GatewayError(CovenantError):
         self.status = status
         self.problem = problem
         self.refusals: list[dict[str, Any]] = list(problem.get("refusals") or [])
+
+
+def _problem(response: httpx.Response) -> dict[str, Any]:
+    """The JSON body, or the start of a non-JSON one as the detail."""
+    try:
+        body: dict[str, Any] = response.json()
+    except ValueError:
+        body = {"detail": response.text[:200]}
+    return body
 
 
 class GatewayClient:
@@ -80,22 +90,21 @@ class GatewayClient:
         try:
             response = await self._client.send(request)
         except httpx.TransportError as exc:
-            raise GatewayError(
-                0,
-                {
-                    "detail": f"cannot reach the gateway at {self._base} ({exc}); "
-                    "start the platform with 'covenant up' or set COVENANT_GATEWAY"
-                },
-            ) from exc
-        body: dict[str, Any]
-        try:
-            body = response.json()
-        except ValueError:
-            body = {"detail": response.text[:200]}
+            raise self._unreachable(exc) from exc
+        body = _problem(response)
         if response.status_code >= 400:
             raise GatewayError(response.status_code, body)
         body.setdefault("status_code", response.status_code)
         return body
+
+    def _unreachable(self, exc: httpx.TransportError) -> GatewayError:
+        return GatewayError(
+            0,
+            {
+                "detail": f"cannot reach the gateway at {self._base} ({exc}); "
+                "start the platform with 'covenant up' or set COVENANT_GATEWAY"
+            },
+        )
 
     async def post(
         self, path: str, document: dict[str, Any], *, wait_s: float, key: str | None = None
@@ -110,6 +119,99 @@ class GatewayClient:
 
     async def get(self, path: str, **params: str) -> dict[str, Any]:
         return await self._send(self._client.build_request("GET", path, params=params))
+
+    async def submit_training(
+        self,
+        *,
+        model_family: str,
+        team: str,
+        dataset_refs: Sequence[str],
+        code_ref: str,
+        entrypoint: str,
+        hyperparams: Mapping[str, str] | None = None,
+        seed: int = 0,
+        compute: Mapping[str, Any] | None = None,
+        max_attempts: int | None = None,
+        target: str | None = None,
+        retrain_reason: str | None = None,
+        job_id: str | None = None,
+        wait_s: float = 30.0,
+        key: str | None = None,
+    ) -> dict[str, Any]:
+        """Submit a training job (``POST /train/jobs``).
+
+        Args:
+            hyperparams: name -> JSON literal (``"0.01"``, ``'"adam"'``), passed as is.
+            compute: ``ComputeRequirements`` fields in camelCase (``pool``,
+                ``accelerator``, ``accelerators``, ``cpus``, ``memoryGb``, ``workers``,
+                ``executor``).
+            target: ``family:version`` a completed job registers as a draft.
+            job_id: default: the gateway makes one (the answer's ``jobId``).
+
+        Returns:
+            With ``wait_s`` > 0 and a decision in time: the queued job (201);
+            otherwise ``jobId``, ``commandId`` and ``statusUrl`` (202).
+
+        Raises:
+            GatewayError: refused (``refusals`` say why) or unreachable.
+        """
+        document: dict[str, Any] = {
+            "modelFamily": model_family,
+            "team": team,
+            "datasetRefs": list(dataset_refs),
+            "codeRef": code_ref,
+            "entrypoint": entrypoint,
+            "hyperparams": dict(hyperparams or {}),
+            "seed": seed,
+            "compute": dict(compute or {}),
+        }
+        if max_attempts is not None:
+            document["retryPolicy"] = {"maxAttempts": max_attempts}
+        if target is not None:
+            family, _, version = target.partition(":")
+            document["target"] = {"family": family, "version": version}
+        if retrain_reason is not None:
+            document["retrainReason"] = retrain_reason
+        if job_id is not None:
+            document["jobId"] = job_id
+        return await self.post("/train/jobs", document, wait_s=wait_s, key=key)
+
+    async def training_job(self, job_id: str) -> dict[str, Any]:
+        """A training job's status and what it made (``GET /train/jobs/{id}``)."""
+        return await self.get(f"/train/jobs/{quote(job_id, safe='')}")
+
+    async def cancel_training(
+        self, job_id: str, reason: str = "", *, wait_s: float = 30.0
+    ) -> dict[str, Any]:
+        """Cancel a job; 409 (a ``GatewayError``) when it already ended."""
+        path = f"/train/jobs/{quote(job_id, safe='')}/cancel"
+        return await self.post(path, {"reason": reason}, wait_s=wait_s)
+
+    async def rerun_training(
+        self, job_id: str, *, verify: bool = True, wait_s: float = 30.0, key: str | None = None
+    ) -> dict[str, Any]:
+        """Submit a completed job again with its recorded inputs; with ``verify``
+        the new job's ``reproduction`` says, once it ended, whether it made the
+        same bytes."""
+        headers = {"Idempotency-Key": key} if key else {}
+        params = {"verify": "true" if verify else "false"}
+        if wait_s > 0:
+            params["wait"] = str(wait_s)
+        path = f"/train/jobs/{quote(job_id, safe='')}/rerun"
+        return await self._send(
+            self._client.build_request("POST", path, params=params, headers=headers)
+        )
+
+    async def training_logs(self, job_id: str) -> str:
+        """The stored log of a job's run, as text; 404 until the run stored one."""
+        path = f"/train/jobs/{quote(job_id, safe='')}/logs"
+        try:
+            response = await self._client.get(path)
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from exc
+        if response.status_code >= 400:
+            raise GatewayError(response.status_code, _problem(response))
+        return response.text
 
     async def upload(
         self,

@@ -462,6 +462,11 @@ async def test_the_openapi_document_lists_every_route(gw: Gateway) -> None:
         ("GET", "/models/{model_id}"),
         ("GET", "/models"),
         ("GET", "/commands/{command_id}"),
+        ("POST", "/train/jobs"),
+        ("GET", "/train/jobs/{job_id}"),
+        ("POST", "/train/jobs/{job_id}/cancel"),
+        ("POST", "/train/jobs/{job_id}/rerun"),
+        ("GET", "/train/jobs/{job_id}/logs"),
         ("GET", "/healthz"),
     }
     assert all(op.get("summary") for ops in document["paths"].values() for op in ops.values())

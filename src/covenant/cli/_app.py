@@ -1,8 +1,8 @@
 """The root of the ``covenant`` command: global options and the command groups.
 
-Each group lives in its own module (``catalog``, ``events``, ``audit``, ``finance``,
-``demo``, ``platform``); this one only mounts them. Settings are read once, here, into the
-command's context (``covenant.cli._support.settings``).
+Each group lives in its own module (``catalog``, ``events``, ``audit``, ``training``,
+``trace``, ``finance``, ``demo``, ``platform``); this one only mounts them. Settings are
+read once, here, into the command's context (``covenant.cli._support.settings``).
 """
 
 from __future__ import annotations
@@ -13,12 +13,13 @@ from typing import Annotated
 import typer
 
 from covenant import __version__
-from covenant.cli import demo, platform
+from covenant.cli import demo, platform, trace
 from covenant.cli._support import out
 from covenant.cli.audit import audit_app
 from covenant.cli.catalog import artifacts_app, datasets_app, models_app
 from covenant.cli.events import events_app, schemas_app
 from covenant.cli.finance import finance_app
+from covenant.cli.training import train_app
 from covenant.settings import Settings
 
 app = typer.Typer(
@@ -33,12 +34,14 @@ app.command()(platform.worker)
 app.command()(platform.up)
 app.command("gateway")(platform.gateway_command)
 app.command()(platform.topics)
+app.command("trace")(trace.trace)
 app.add_typer(events_app, name="events")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(artifacts_app, name="artifacts")
 app.add_typer(models_app, name="models")
 app.add_typer(audit_app, name="audit")
+app.add_typer(train_app, name="train")
 app.add_typer(finance_app, name="finance")
 
 

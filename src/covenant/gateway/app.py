@@ -25,12 +25,14 @@ from covenant.gateway.commands import add_command_routes
 from covenant.gateway.config import GatewayConfig
 from covenant.gateway.context import Gateway, read_route
 from covenant.gateway.documents import HealthDoc
+from covenant.gateway.jobs import Jobs
 from covenant.gateway.limits import BodyLimit
 from covenant.gateway.outcomes import FOLLOWED, Outcomes
 from covenant.gateway.problems import PROBLEM_JSON, install_problem_handlers
 from covenant.gateway.queries import add_query_routes
+from covenant.gateway.training import add_training_routes
 from covenant.store.protocol import ReadStore
-from covenant.topics import ARTIFACT_COMMANDS, DATASET_COMMANDS, MODEL_COMMANDS
+from covenant.topics import ARTIFACT_COMMANDS, DATASET_COMMANDS, MODEL_COMMANDS, TRAIN_COMMANDS
 
 _DESCRIPTION = """\
 Covenant's HTTP gateway: commands go onto the log, queries are answered from the
@@ -49,6 +51,7 @@ _TAGS = [
     {"name": "datasets", "description": "Dataset registration with lineage and clearance."},
     {"name": "models", "description": "The model registry."},
     {"name": "lineage", "description": "What was built from what."},
+    {"name": "training", "description": "Training jobs: submit, follow, cancel, rerun."},
     {"name": "commands", "description": "The outcome of a submitted command."},
     {"name": "health", "description": "Liveness."},
 ]
@@ -105,15 +108,19 @@ def create_app(
         remember=config.remembered_outcomes,
     )
     gateway = Gateway(bus, store, blobs, codec, outcomes, config)
+    jobs = Jobs(bus=bus, codec=codec)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Idempotent; a gateway started before any worker still finds its topics.
-        await bus.ensure_topics([DATASET_COMMANDS, ARTIFACT_COMMANDS, MODEL_COMMANDS, *FOLLOWED])
+        commands = [DATASET_COMMANDS, ARTIFACT_COMMANDS, MODEL_COMMANDS, TRAIN_COMMANDS]
+        await bus.ensure_topics([*commands, *FOLLOWED, *jobs.topics])
         await outcomes.start()
         try:
+            await jobs.start()  # the job view, rebuilt from the log before serving
             yield
         finally:
+            await jobs.stop()
             await outcomes.stop()
 
     app = _GatewayApp(
@@ -130,6 +137,7 @@ def create_app(
     add_query_routes(app.router, gateway)
     add_artifact_routes(app.router, gateway)
     add_command_routes(app.router, gateway)
+    add_training_routes(app.router, gateway, jobs)
 
     @read_route(app.router, "/healthz", "health", HealthDoc)
     async def health() -> Response:

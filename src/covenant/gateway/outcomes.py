@@ -40,11 +40,18 @@ from covenant.errors import ContractError, CovenantError
 from covenant.events.base import Message
 from covenant.events.codec import Codec
 from covenant.events.deadletter import DeadLettered
-from covenant.topics import ARTIFACT_EVENTS, DATASET_EVENTS, DEADLETTER, MODEL_EVENTS, TopicKind
+from covenant.topics import (
+    ARTIFACT_EVENTS,
+    DATASET_EVENTS,
+    DEADLETTER,
+    MODEL_EVENTS,
+    TRAIN_EVENTS,
+    TopicKind,
+)
 
 log = logging.getLogger("covenant.gateway.outcomes")
 
-FOLLOWED = (DATASET_EVENTS, ARTIFACT_EVENTS, MODEL_EVENTS, DEADLETTER)
+FOLLOWED = (DATASET_EVENTS, ARTIFACT_EVENTS, MODEL_EVENTS, TRAIN_EVENTS, DEADLETTER)
 _RETRY_MIN_S = 0.1
 _RETRY_MAX_S = 5.0
 

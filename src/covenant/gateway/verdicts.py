@@ -18,6 +18,7 @@ from covenant.events.datasets import DatasetRegistered, DatasetRejected
 from covenant.events.deadletter import DeadLettered
 from covenant.events.refusals import Refusal, RefusalCode
 from covenant.events.registry import ModelRegistered, ModelRejected
+from covenant.events.training import TrainingCancelled, TrainingQueued, TrainingRejected
 from covenant.gateway.documents import (
     ArtifactStoredDoc,
     DatasetRegisteredDoc,
@@ -25,6 +26,7 @@ from covenant.gateway.documents import (
     ModelEntryDoc,
     ModelRegisteredDoc,
 )
+from covenant.gateway.job_documents import TrainingCancelledDoc, TrainingJobDoc
 from covenant.gateway.problems import Problem
 
 # Most specific first: a request that is both a duplicate and malformed is a conflict.
@@ -124,6 +126,20 @@ def judge(event: Message, command_id: str) -> Verdict:
             return Verdict(
                 problem=refusal(reasons, event.refusals, command_id=command_id, what="Artifact")
             )
+        case TrainingQueued():
+            job_id = event.job.job_id
+            doc = TrainingJobDoc.queued(event, command_id)
+            return _made(doc, ("get_training_job", {"job_id": job_id}))
+        case TrainingRejected():
+            return Verdict(
+                problem=refusal(
+                    event.reasons, event.refusals, command_id=command_id, what="Training job"
+                )
+            )
+        case TrainingCancelled():
+            facts = event.model_dump(exclude={"meta"})
+            doc = TrainingCancelledDoc(command_id=command_id, **facts)
+            return _made(doc, ("get_training_job", {"job_id": event.job_id}))
         case DeadLettered():
             detail = (
                 f"the {event.worker} worker gave up on the command after {event.attempts} "
