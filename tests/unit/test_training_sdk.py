@@ -105,3 +105,24 @@ def test_importing_the_sdk_pulls_in_no_platform_service() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_no_training_module_imports_the_cli_or_the_gateway() -> None:
+    import ast
+
+    import covenant.training
+
+    offenders = {}
+    for path in Path(covenant.training.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            bad = [n for n in names if n.startswith(("covenant.cli", "covenant.gateway"))]
+            if bad:
+                offenders[path.name] = bad
+    assert offenders == {}
