@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pytest
 
+RUN_ID_ENV = "COVENANT_RUN_ID"  # what RayExecutor gives every process of a run
 RAY_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
 _PORT_FLAGS = (
     "--port",
@@ -166,6 +167,37 @@ def _group_alive(pgid: int) -> bool:
         if int(fields[2]) == pgid and fields[0] not in "ZX":
             return True
     return False
+
+
+def _detached_pids(address: str) -> set[int]:
+    """Processes of detached actors: Ray Train starts one cluster-wide singleton
+    (``AutoscalingCoordinator``), detached, with the runtime env of the first job that
+    needed it, so it carries that run's environment but is no process of the run."""
+    from ray.util.state import list_actors
+
+    actors = list_actors(address=address, detail=True, limit=1000, raise_on_missing_output=False)
+    return {int(a.pid) for a in actors if a.is_detached and a.state != "DEAD" and a.pid}
+
+
+def run_processes(run_id: str, address: str) -> list[int]:
+    """The live processes on this machine that belong to ``run_id`` (the executor gives
+    every process of a run ``COVENANT_RUN_ID``: the launcher and the Ray actors it
+    starts)."""
+    marker = f"{RUN_ID_ENV}={run_id}".encode()
+    detached = _detached_pids(address)
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if marker not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if stat[stat.rindex(")") + 2] not in "ZX" and int(entry.name) not in detached:
+            found.append(int(entry.name))
+    return found
 
 
 @pytest.fixture(scope="session")

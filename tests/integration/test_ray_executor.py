@@ -26,9 +26,9 @@ from boosting_repo import BOOSTING_ENTRYPOINT, boosting_data, make_boosting_repo
 from covenant.blobs import FolderBlobStore
 from covenant.training.executors import DatasetInput, RunObservation, RunSpec, RunState
 from covenant.training.executors.local import LocalExecutor
-from covenant.training.executors.ray import RUN_ID_ENV, RayExecutor
+from covenant.training.executors.ray import RayExecutor
 from covenant.training.progress import Progress
-from ray_cluster import LocalRay
+from ray_cluster import LocalRay, run_processes
 from training_repo import PROBE_ENTRYPOINT
 
 pytestmark = pytest.mark.ray
@@ -121,37 +121,6 @@ def _model(seen: RunObservation) -> str:
 
 def _steps(seen: RunObservation) -> list[int]:
     return [int(p.data["step"]) for p in seen.progress if p.kind == "checkpoint"]
-
-
-def _detached_pids(address: str) -> set[int]:
-    """Processes of detached actors: Ray Train starts one cluster-wide singleton
-    (``AutoscalingCoordinator``), detached, with the runtime env of the first job that
-    needed it, so it carries that run's environment but is no process of the run."""
-    from ray.util.state import list_actors
-
-    actors = list_actors(address=address, detail=True, limit=1000, raise_on_missing_output=False)
-    return {int(a.pid) for a in actors if a.is_detached and a.state != "DEAD" and a.pid}
-
-
-def run_processes(run_id: str, address: str) -> list[int]:
-    """The live processes on this machine that belong to ``run_id`` (the executor gives
-    every process of a run ``COVENANT_RUN_ID``: the launcher and the Ray actors it
-    starts)."""
-    marker = f"{RUN_ID_ENV}={run_id}".encode()
-    detached = _detached_pids(address)
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if marker not in (entry / "environ").read_bytes().split(b"\0"):
-                continue
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        if stat[stat.rindex(")") + 2] not in "ZX" and int(entry.name) not in detached:
-            found.append(int(entry.name))
-    return found
 
 
 def _cmdline(pid: int) -> str:

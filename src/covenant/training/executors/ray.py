@@ -193,13 +193,14 @@ class RayExecutor:
             raise
 
     def _logs(self, run_id: str) -> str:
+        submission_id = self.submission_id(run_id)
         try:
-            text: str = self._jobs().get_job_logs(self.submission_id(run_id))
+            text: str = self._jobs().get_job_logs(submission_id)
         except RuntimeError as exc:
             if _not_found(exc):
                 raise KeyError(run_id) from None
             raise
-        return text
+        return _run_output(text, submission_id)
 
     def _observe(self, run_id: str) -> RunObservation:
         info = self._info(run_id)
@@ -274,6 +275,17 @@ class RayExecutor:
 
     async def aclose(self) -> None:
         self._client = None
+
+
+def _run_output(text: str, submission_id: str) -> str:
+    """The job's log without Ray's preamble (the runtime env being set up, then
+    ``Running entrypoint for job <id>: <the command>``): what the launcher printed."""
+    header = f"Running entrypoint for job {submission_id}: "
+    at = 0 if text.startswith(header) else text.find("\n" + header) + 1
+    if at == 0 and not text.startswith(header):
+        return text
+    end = text.find("\n", at)
+    return "" if end < 0 else text[end + 1 :]
 
 
 def _state(status: str, error_type: str | None, progress: list[Progress]) -> RunState:
