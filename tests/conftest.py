@@ -18,6 +18,7 @@ import pytest
 from covenant.bus import Bus, open_bus
 from covenant.testing.kafka import LocalKafka
 from covenant.testing.postgres import LocalPostgres
+from ray_cluster import ray_cluster  # noqa: F401  (the session's local Ray cluster)
 
 ROOT = Path(__file__).resolve().parents[1]
 

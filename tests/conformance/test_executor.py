@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextlib
 import dataclasses
+import hashlib
 import io
 import json
 import os
 import signal
+import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -32,7 +35,9 @@ import pytest
 from covenant.blobs import FolderBlobStore
 from covenant.training.executors import DatasetInput, Executor, RunObservation, RunSpec, RunState
 from covenant.training.executors.local import LocalExecutor
+from covenant.training.executors.ray import RayExecutor
 from covenant.training.progress import Progress
+from ray_cluster import run_processes
 from training_repo import DIGITS_ENTRYPOINT, PROBE_ENTRYPOINT, digits_data, make_training_repo
 
 # --------------------------------------------------------------------------------------
@@ -42,6 +47,9 @@ from training_repo import DIGITS_ENTRYPOINT, PROBE_ENTRYPOINT, digits_data, make
 
 class ExecutorHarness(abc.ABC):
     """How the suite opens executors of one adapter and breaks their runs."""
+
+    def prepare(self, request: pytest.FixtureRequest) -> None:  # noqa: B027
+        """Get what the adapter needs from the session (a cluster, say); once per world."""
 
     @abc.abstractmethod
     def open(self, workdir: Path, blobs_url: str) -> AbstractAsyncContextManager[Executor]:
@@ -91,9 +99,53 @@ class LocalHarness(ExecutorHarness):
         return sorted(executor.run_dir(run_id).glob("work-*"))
 
 
+class RayHarness(ExecutorHarness):
+    """:class:`RayExecutor` on the session's local Ray cluster (``tests/ray_cluster.py``),
+    its submission ids prefixed per workdir and the launcher's run folders under
+    ``workdir/ray-runs``. A run's processes are the ones carrying its
+    ``COVENANT_RUN_ID`` (the launcher, the job's supervisor, the actors it starts)."""
+
+    address = ""
+
+    def prepare(self, request: pytest.FixtureRequest) -> None:
+        self.address = request.getfixturevalue("ray_cluster").address
+
+    @asynccontextmanager
+    async def open(self, workdir: Path, blobs_url: str) -> AsyncIterator[Executor]:
+        prefix = f"covenant-{hashlib.sha256(str(workdir).encode()).hexdigest()[:8]}-"
+        executor = RayExecutor(
+            self.address, blobs_url, prefix=prefix, work_root=str(workdir / "ray-runs")
+        )
+        try:
+            yield executor
+        finally:
+            await executor.aclose()
+
+    def kill(self, executor: Executor, run_id: str) -> None:
+        for pid in run_processes(run_id, self.address):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def alive(self, executor: Executor, run_id: str) -> bool:
+        # Ray reports a job stopped and its actors dead a moment before the raylet has
+        # reaped their processes: alive means still there after that moment.
+        deadline = time.monotonic() + 20
+        while run_processes(run_id, self.address):
+            if time.monotonic() > deadline:
+                return True
+            time.sleep(0.2)
+        return False
+
+    def leftovers(self, executor: Executor, run_id: str) -> list[Path]:
+        assert isinstance(executor, RayExecutor)
+        run_dir = executor.run_dir(run_id)
+        assert run_dir is not None
+        return sorted(Path(run_dir).glob("work-*"))
+
+
 HARNESSES = [
     pytest.param(LocalHarness(), id="local"),
-    # pytest.param(RayHarness(), id="ray"),  # to come, with a marker for a local Ray
+    pytest.param(RayHarness(), id="ray", marks=pytest.mark.ray),
 ]
 """Every Executor adapter; adding one is adding its harness here."""
 
@@ -181,6 +233,7 @@ def _model(seen: RunObservation) -> str:
 def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> World:
     harness = request.param
     assert isinstance(harness, ExecutorHarness)
+    harness.prepare(request)
     workdir = tmp_path_factory.mktemp("executor")
     repo, commit = make_training_repo(workdir / "repo")
     blobs = workdir / "blobs"
