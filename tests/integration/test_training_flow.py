@@ -304,6 +304,7 @@ async def test_with_a_quota_of_two_five_jobs_run_two_at_a_time_and_all_end(flow:
     )
     for job in jobs:
         await completed(flow.bus, job, timeout_s=180)
+        await wait_for(flow.bus, AllocationFreed, lambda e, j=job: e.allocation_id == j)
     answers = await collect(flow.bus, ALLOCATION_EVENTS)
     # One allocator writes every answer for the pool, so its clock orders them.
     changes = sorted(

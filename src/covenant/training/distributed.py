@@ -9,13 +9,12 @@ than by Ray Data because Ray Data's streaming split does not promise which worke
 which rows, and a model is only reproducible when every worker sees the same rows
 every time.
 
-Checkpoints go through Ray Train's own mechanism: every ``checkpoint_every`` boosting
-rounds rank 0 reports the booster's model text with ``ray.train.report``, Ray Train
-persists it under ``storage_path``, and a controller callback hands the persisted
-bytes to the driver through a Ray queue; the driver calls ``on_checkpoint`` with them
-(``TrainingContext.checkpoint``: the controller and the workers are separate processes
-and cannot reach the launcher's context themselves). ``init_model`` (the model text
-of a checkpoint) resumes: LightGBM continues boosting from its trees.
+Checkpoints go through Ray Train's own mechanism: every ``checkpoint_every`` rounds rank
+0 reports the booster's model text with ``ray.train.report``, Ray Train persists it
+under ``storage_path``, and a controller callback hands the bytes to the driver through
+a Ray queue; the driver calls ``on_checkpoint`` (``TrainingContext.checkpoint``: the
+controller and the workers are other processes and cannot reach the launcher's context).
+``init_model`` (a checkpoint's model text) resumes: LightGBM boosts on from its trees.
 
 Reproducibility: with ``deterministic``, one thread per worker, row-wise histograms,
 no bagging or feature sampling and the seed fixed, the same data on the same number of
