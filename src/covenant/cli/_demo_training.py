@@ -203,9 +203,10 @@ class _Watch:
                 )
             left = deadline - asyncio.get_running_loop().time()
             if left <= 0:
+                runs = self.platform.settings.home / "runs"
                 raise DemoError(
                     f"no {what} within {WAIT_S:.0f} s; the machine may be overloaded: run "
-                    "the demo again, or look at the run logs under <home>/runs"
+                    f"the demo again, or read the runs' logs under {runs}"
                 )
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
@@ -233,7 +234,7 @@ async def _register_data(platform: Platform, watch: _Watch, source: Path, code_r
         )
     )
     stored = blob.artifact_id
-    await watch.first(Message, lambda m: getattr(m, "artifact_id", "") == stored, "its storage")
+    await watch.first(Message, lambda m: getattr(m, "artifact_id", "") == stored, "its storing")
     await platform.publish(
         _ask(
             RegisterDataset,
