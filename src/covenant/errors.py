@@ -32,6 +32,8 @@ re-exported there::
     ├── GatewayError                   covenant.client: the gateway refused or is unreachable
     │                                  (status, problem, refusals)
     ├── StopRequestedError             a stop arrived while waiting out a store error (internal)
+    ├── DemoError                      covenant demo: a step could not run or did not happen
+    │                                  (covenant.cli._demo_example; the message says what to do)
     ├── ServiceStartError              covenant.testing: a local test service did not start
     │                                  (log_file; also a RuntimeError)
     └── Problem                        covenant.gateway: an HTTP problem answer (status, kind)

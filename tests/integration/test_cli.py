@@ -5,39 +5,76 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from openlineage_schema import assert_valid_openlineage
 
 
-def covenant(*args: str, home: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
+def covenant(
+    *args: str, home: Path, stdin: str = "", timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "covenant", *args],
         input=stdin,
         capture_output=True,
         text=True,
         env={"COVENANT_HOME": str(home), "PATH": "/usr/bin:/bin"},
-        timeout=120,
+        timeout=timeout,
     )
 
 
-def test_demo_json_shows_commands_turned_into_events(tmp_path: Path) -> None:
-    result = covenant("demo", "--json", "--home", str(tmp_path / "demo"), home=tmp_path)
+# What answers each command of the registry, the datasets and the artifacts.
+DECISIONS = {
+    "artifact.stored",
+    "artifact.rejected",
+    "dataset.registered",
+    "dataset.rejected",
+    "model.registered",
+    "model.rejected",
+}
+
+
+@dataclass(frozen=True)
+class Demo:
+    home: Path
+    summary: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
+    """One ``covenant demo --json`` for the tests that read it (it trains three runs)."""
+    root = tmp_path_factory.mktemp("demo")
+    # A digits run takes 5-15 s on a loaded machine, and the demo makes three.
+    result = covenant("demo", "--json", "--home", str(root / "demo"), home=root, timeout=300)
     assert result.returncode == 0, result.stderr
-    summary = json.loads(result.stdout)
-    types = [entry["type"] for entry in summary["timeline"]]
-    assert types.count("artifact.stored") == 3
-    assert types.count("dataset.registered") == 2
-    assert types.count("model.registered") == 1
+    return Demo(root / "demo", json.loads(result.stdout))
+
+
+def test_demo_json_shows_commands_turned_into_events(demo: Demo) -> None:
+    summary = demo.summary
+    timeline = summary["timeline"]
+    types = [entry["type"] for entry in timeline]
+    # The three byte sets the demo stores by hand, each re-hashed and stored.
+    by_hand = {
+        e["subject"]
+        for e in timeline
+        if e["type"] == "artifact.record" and e["summary"] == "asked by alice@example.com"
+    }
+    assert len(by_hand) == 3
+    assert by_hand <= {e["subject"] for e in timeline if e["type"] == "artifact.stored"}
+    assert types.count("dataset.registered") == 3  # imagenet-mini, support-chats, digits
+    assert types.count("model.registered") == 2  # vision-transformer by hand, digits trained
     assert types.count("model.rejected") == 2  # bad SemVer, and the duplicate version
     assert types.count("record.dead_lettered") == 1
     # Every command got exactly one decision, linked by causation id.
-    commands = [
-        e["event_id"] for e in summary["timeline"] if e["type"].endswith(("register", "record"))
-    ]
-    causes = [e["caused_by"] for e in summary["timeline"] if e["caused_by"]]
+    commands = [e["event_id"] for e in timeline if e["type"].endswith(("register", "record"))]
+    causes = [e["caused_by"] for e in timeline if e["type"] in DECISIONS]
     assert sorted(commands) == sorted(causes)
-    blocked = [e for e in summary["timeline"] if "clearance=blocked" in e["summary"]]
+    blocked = [e for e in timeline if "clearance=blocked" in e["summary"]]
     assert [e["subject"] for e in blocked] == ["dataset:support-chats:v3"]
     lineage = summary["lineage"]
     assert [d["dataset_id"] for d in lineage["datasets"]] == ["imagenet-mini:v1"]
@@ -45,8 +82,8 @@ def test_demo_json_shows_commands_turned_into_events(tmp_path: Path) -> None:
     assert summary["replay_identical"] is True
     # Every record of the log is a leaf under a signed checkpoint that verifies.
     assert summary["audit_ok"] is True
-    logged = [e for e in summary["timeline"] if e["topic"] != "covenant.audit"]
-    assert summary["audit_records"] == len(logged) + 3  # + the OpenLineage runs
+    logged = [e for e in timeline if e["topic"] != "covenant.audit"]
+    assert summary["audit_records"] == len(logged) + 5  # + the OpenLineage runs
     assert summary["audit_checkpoints"] >= 1
     # The OpenLineage exporter put one run event per lineage fact on its topic.
     tail = covenant(
@@ -57,16 +94,71 @@ def test_demo_json_shows_commands_turned_into_events(tmp_path: Path) -> None:
         "--json",
         "--topic",
         "covenant.lineage.openlineage",
-        home=tmp_path / "demo",
+        home=demo.home,
     )
     runs = [json.loads(line)["record"] for line in tail.stdout.splitlines()]
     for run in runs:  # each one valid OpenLineage, by the official JSON schemas
         assert_valid_openlineage(run)
     assert sorted(r["job"]["name"] for r in runs) == [
+        "prepare:digits:v1",
         "prepare:imagenet-mini:v1",
         "prepare:support-chats:v3",
+        "train:digits",
         "train:vision-transformer",
     ]
+
+
+def test_demo_trains_preempts_resumes_registers_reproduces_and_charges(demo: Demo) -> None:
+    training, timeline = demo.summary["training"], demo.summary["timeline"]
+    job, rerun = training["job_id"], training["rerun_job_id"]
+
+    def of(kind: str, subject: str) -> list[str]:
+        return [e["summary"] for e in timeline if e["type"] == kind and e["subject"] == subject]
+
+    # Cleared by the pre-train policy, then allocated in the spec's pool.
+    assert of("train.cleared", job) == [f"cleared by pre-train policy {training['policy_version']}"]
+    assert (training["pool"], training["requested"]) == ("gpu-us-east", "2xA100")
+    assert training["allocated_hardware_class"] == "gpu-A100"
+    assert of("train.allocated", job) == ["pool gpu-us-east, hardware class gpu-A100"]
+    # What it ran on is the run record's, whatever the allocation said.
+    assert training["ran_on_hardware_class"] == training["provenance"]["hardwareClass"]
+    # SIGKILLed after its first checkpoint, resumed from it, finished as attempt 2.
+    assert training["preempted_attempt"] == 1
+    assert len(of("train.preempted", job)) == 1
+    assert training["attempts"] == 2
+    assert 1 <= training["resumed_from_step"] < 4
+    assert of("train.resumed", job) == [
+        f"attempt 2 from epoch {training['resumed_from_step']}'s checkpoint"
+    ]
+    assert training["checkpoints"] == 4  # one per epoch, over both attempts
+    assert len(of("train.checkpointed", job)) == 4
+    # The trained model is the registered version, with the run as provenance.
+    assert (training["model_id"], training["model_status"]) == ("digits:1.0.0", "draft")
+    assert training["provenance"]["trainingJob"] == job
+    assert training["provenance"]["runId"] == f"{job}.a2"
+    (registered,) = of("model.registered", "model:digits:1.0.0")
+    assert registered == "digits:1.0.0 status=draft"
+    named = {a["artifact_id"]: a["name"] for a in training["lineage"]["artifacts"]}
+    assert named[training["model_artifact_id"]] == f"{job}/model.onnx"
+    assert [d["dataset_id"] for d in training["lineage"]["datasets"]] == ["digits:v1"]
+    # The rerun made the same bytes.
+    assert training["identical"] is True
+    assert training["differences"] == []
+    assert of("train.reproduced", rerun) == [f"of {job}: identical=True"]
+    # Finance: accelerator-hours and a chargeback for each job.
+    assert set(training["cost"]) == set(training["gpu_hours"]) == {job, rerun}
+    assert all(float(hours) > 0 for hours in training["gpu_hours"].values())
+    assert len(of("finance.chargeback", job)) == len(of("finance.chargeback", rerun)) == 1
+    assert "accelerator-hours (2xA100 held" in of("finance.usage", job)[0]
+
+
+def test_demo_refuses_a_folder_that_holds_a_log(tmp_path: Path) -> None:
+    home = tmp_path / "used"
+    home.mkdir()
+    (home / "log.sqlite3").write_bytes(b"")
+    result = covenant("demo", "--home", str(home), home=tmp_path)
+    assert result.returncode == 1
+    assert "give an empty or new folder" in result.stderr
 
 
 def test_publish_validates_then_tail_shows_it(tmp_path: Path) -> None:

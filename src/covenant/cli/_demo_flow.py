@@ -1,10 +1,12 @@
 """``covenant demo``: the platform's main job, on embedded defaults.
 
-It walks the first steps of the spec's example flow with nothing but Python:
+It walks steps 1-4 of the spec's example flow with nothing but Python:
 store the bytes of two datasets and of a model (content-addressed, verified by
 the artifact worker), register the datasets (one is flagged for PII and comes out
 blocked), register a model with lineage, try two bad registrations (an invalid
-version and a duplicate) and one record of garbage bytes, then show the model's
+version and a duplicate) and one record of garbage bytes; then train a model for
+real (``covenant.cli._demo_training``: cleared, allocated, checkpointed, preempted,
+resumed, registered, re-run identically, charged). Then it shows the models'
 lineage from the read models, replays the log into a fresh store and checks the
 rebuilt read models are identical, and verifies the whole log against the audit
 worker's signed Merkle checkpoints.
@@ -25,6 +27,8 @@ from covenant.audit.results import VerifyResult
 from covenant.audit.verify import verify_live
 from covenant.audit.worker import AuditOptions, audit_signer
 from covenant.bus.protocol import Outgoing
+from covenant.cli._demo_example import DemoError, check_ready, write_pools
+from covenant.cli._demo_training import TRAINING_SUMMARIES, TrainingResult, run_training
 from covenant.errors import ContractError
 from covenant.events.artifacts import RecordArtifact
 from covenant.events.base import Message
@@ -38,6 +42,7 @@ from covenant.platform import (
     open_platform,
     projector_part,
     run_parts,
+    runner_part,
     workers_part,
 )
 from covenant.runtime.service import wait_until_drained
@@ -45,6 +50,7 @@ from covenant.settings import Settings
 from covenant.store import open_store
 from covenant.store.projector import rebuild, wait_caught_up
 from covenant.topics import ALL_TOPICS, MODEL_COMMANDS, TopicKind
+from covenant.training.runner import RunnerSettings
 
 ACTOR = "alice@example.com"
 PRODUCER = "covenant-demo"
@@ -79,6 +85,7 @@ class DemoResult:
     audit_checkpoints: int = 0
     audit_root: str = ""
     audit_key: str = ""
+    training: TrainingResult | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -107,7 +114,7 @@ _SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
         f"checkpoint: tree size {v['treeSize']} signed by {v['keyId']}"
     ),
     "record.dead_lettered": lambda v: f"{v['errorClass']}: {v['error'][:70]}",
-}
+} | TRAINING_SUMMARIES
 
 
 def summarize(value: dict[str, Any]) -> str:
@@ -259,9 +266,14 @@ async def _audited(platform: Platform, public_key: bytes) -> VerifyResult:
     return result
 
 
-async def run_demo(home: Path) -> DemoResult:
-    """Run the scenario on embedded defaults under ``home``."""
-    settings = Settings.from_env({"COVENANT_HOME": str(home)})
+async def run_demo(home: Path, progress: Callable[[str], None] = lambda _: None) -> DemoResult:
+    """Run the scenario on embedded defaults under ``home`` (an empty or new folder),
+    telling ``progress`` what it is doing."""
+    if (home / "log.sqlite3").exists():
+        raise DemoError(f"{home} holds an earlier demo's log; give an empty or new folder")
+    example = check_ready()
+    pools = write_pools(home)
+    settings = Settings.from_env({"COVENANT_HOME": str(home), "COVENANT_POOLS": str(pools)})
     result = DemoResult(log=settings.bus_url)
     async with open_platform(settings) as platform:
         stop = asyncio.Event()
@@ -270,10 +282,14 @@ async def run_demo(home: Path) -> DemoResult:
             workers_part(),
             projector_part,
             audit_part(AuditOptions(checkpoint_interval_s=0.2)),
+            runner_part(RunnerSettings(interval_s=0.1)),
         ]
         running = asyncio.create_task(run_parts(platform, parts, stop))
         try:
+            progress("registering data and a model, and trying bad requests…")
             await _scenario(platform)
+            result.training = await run_training(platform, example, progress)
+            progress("waiting for the read models and the audit trail…")
             await wait_caught_up(bus=platform.bus, store=platform.store, timeout_s=60)
             audit = await _audited(platform, signer.public_key_pem())
         finally:
@@ -287,6 +303,9 @@ async def run_demo(home: Path) -> DemoResult:
         upstream = await platform.store.upstream(model_id="vision-transformer:1.0.0")
         if upstream is not None:
             result.lineage = json.loads(json.dumps(asdict(upstream), default=str))
+        trained = await platform.store.upstream(model_id=result.training.model_id)
+        if trained is not None:
+            result.training.lineage = json.loads(json.dumps(asdict(trained), default=str))
         result.timeline = await _timeline(platform)
         live = await platform.store.dump()
         async with open_store(f"sqlite:///{home / 'replayed.sqlite3'}") as replayed:

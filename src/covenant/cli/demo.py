@@ -5,56 +5,66 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from covenant.cli._support import JsonOption, out, run
+
+if TYPE_CHECKING:
+    from covenant.cli._demo_training import TrainingResult
+
+# Rows the terminal's timeline leaves out (``--json`` has them all): the audit
+# worker's bookkeeping and the runner's raw observations, which the training
+# events restate.
+_QUIET = ("audit.leaves_appended", "audit.checkpoint_signed", "train.report")
 
 
 def demo(
     json_out: JsonOption = False,
     home: Annotated[
         Path | None,
-        typer.Option(help="keep the demo's log here (default: a fresh temporary folder)"),
+        typer.Option(
+            help="keep the demo's log here, an empty or new folder (default: a fresh "
+            "temporary folder)"
+        ),
     ] = None,
 ) -> None:
     """Run the main job on embedded defaults: store data and a model, register them
-    with lineage (bad requests and garbage included), show the timeline and the
-    lineage, replay the log, and verify it against signed audit checkpoints."""
+    with lineage (bad requests and garbage included), train a model for real
+    (checkpointed, preempted, resumed, registered, re-run identically, charged),
+    show the timeline and the lineage, replay the log, and verify it against signed
+    audit checkpoints."""
     from covenant.cli._demo_flow import DemoResult, run_demo
 
     folder = home or Path(tempfile.mkdtemp(prefix="covenant-demo-"))
 
-    async def go() -> DemoResult:
-        return await run_demo(folder)
+    with out.status("running the demo flow…") as status:
 
-    with out.status("running the demo flow…"):
+        async def go() -> DemoResult:
+            return await run_demo(folder, lambda text: status.update(escape(text)))
+
         result = run(go())
     if json_out:
         print(json.dumps(result.as_dict(), indent=2, default=str))
         return
+    shown = [entry for entry in result.timeline if entry.type not in _QUIET]
     table = Table(title=f"Covenant demo — the log at {result.log}", show_lines=False)
     for column in ("#", "type", "subject", "what happened", "caused by"):
         table.add_column(column, overflow="fold")
-    number = {entry.event_id: i for i, entry in enumerate(result.timeline, 1) if entry.event_id}
-    for i, entry in enumerate(result.timeline, 1):
+    number = {entry.event_id: i for i, entry in enumerate(shown, 1) if entry.event_id}
+    for i, entry in enumerate(shown, 1):
         cause = f"#{number[entry.caused_by]}" if entry.caused_by in number else ""
         table.add_row(str(i), entry.type, entry.subject, entry.summary, cause)
     out.print(table)
-    lineage = result.lineage
-    out.print("\n[bold]Lineage of vision-transformer:1.0.0[/bold] (from the read models)")
-    for dataset in lineage.get("datasets", []):
-        steps = ", ".join(t["name"] for t in dataset.get("transformations", []))
-        out.print(
-            f"  dataset {dataset['dataset_id']} ← {', '.join(dataset['source_refs'])}"
-            f" via ({steps}) checksum {dataset['checksum'][:19]}…"
-        )
-    for code in lineage.get("code_refs", []):
-        out.print(f"  code    {code}")
-    for artifact in lineage.get("artifacts", []):
-        out.print(f"  bytes   {artifact['artifact_id'][:23]}… {artifact.get('name', '')}")
+    quiet = len(result.timeline) - len(shown)
+    out.print(f"[dim]{quiet} audit and runner-report records not shown (--json has them)[/dim]")
+    _lineage("vision-transformer:1.0.0", result.lineage)
+    if result.training is not None:
+        _training(result.training)
+        _lineage(result.training.model_id, result.training.lineage)
     audit = (
         f"{result.audit_records} records verified under {result.audit_checkpoints} signed "
         f"checkpoints (root {result.audit_root[:16]}…, key {result.audit_key})"
@@ -67,5 +77,62 @@ def demo(
         f"\nReplayed the log into a fresh store: {result.rows_rebuilt} rows, {verdict}."
         f"\nSee it all again: COVENANT_HOME={folder} covenant events tail --from-beginning"
     )
-    if not (result.replay_identical and result.audit_ok):
+    trained = result.training is not None and result.training.identical
+    if not (result.replay_identical and result.audit_ok and trained):
         raise typer.Exit(1)
+
+
+def _lineage(model_id: str, lineage: dict[str, Any]) -> None:
+    out.print(f"\n[bold]Lineage of {model_id}[/bold] (from the read models)")
+    for dataset in lineage.get("datasets", []):
+        steps = ", ".join(t["name"] for t in dataset.get("transformations", []))
+        out.print(
+            f"  dataset {dataset['dataset_id']} ← {', '.join(dataset['source_refs'])}"
+            f" via ({steps}) checksum {dataset['checksum'][:19]}…"
+        )
+    for code in lineage.get("code_refs", []):
+        out.print(f"  code    {code}")
+    for artifact in lineage.get("artifacts", []):
+        out.print(f"  bytes   {artifact['artifact_id'][:23]}… {artifact.get('name', '')}")
+
+
+def _training(t: TrainingResult) -> None:
+    """Steps 2-4 of the spec's example flow, one line per fact."""
+    ran = t.ran_on_hardware_class
+    where = (
+        f"{ran}: this machine has no GPU, so the run ran on its CPU; the allocation, "
+        f"and the bill, are the pool's {t.requested}"
+        if ran.startswith("cpu-")
+        else ran
+    )
+    same = "[green]identical[/green]" if t.identical else f"[red]DIFFERENT[/red] {t.differences}"
+    bills = "; ".join(
+        f"{job} {t.gpu_hours.get(job, '?')} GPU-hours, {t.cost.get(job, '?')} {t.currency}"
+        for job in (t.job_id, t.rerun_job_id)
+    )
+    repo, _, commit = t.code_ref.rpartition("#")
+    accuracy = f"{t.accuracy:.3f}" if t.accuracy is not None else "not reported"
+    prov = ", ".join(f"{k}={t.provenance[k]}" for k in ("trainingJob", "runId", "hardwareClass"))
+    rows = [
+        ("code", f"{repo}#{commit[:12]}… (examples/digits, committed there)"),
+        ("job", f"{t.job_id} asks {t.requested} in {t.pool} for team vision, on digits:v1"),
+        ("policy", f"cleared by pre-train policy {t.policy_version}"),
+        ("allocation", f"{t.requested} in {t.pool}, hardware class {t.allocated_hardware_class}"),
+        ("ran on", where),
+        (
+            "preempted",
+            f"attempt {t.preempted_attempt} SIGKILLed (pid {t.killed_pid}) after its first "
+            f"checkpoint; attempt {t.attempts} resumed from epoch {t.resumed_from_step}",
+        ),
+        ("checkpoints", f"{t.checkpoints}, one per epoch; held-out accuracy {accuracy}"),
+        (
+            "model",
+            f"{t.model_id} status={t.model_status}, bytes {t.model_artifact_id[:23]}…; "
+            f"provenance {prov}",
+        ),
+        ("rerun", f"{t.rerun_job_id} reproduces {t.job_id}: {same}"),
+        ("finance", f"{bills} (requested accelerators x wall time)"),
+    ]
+    out.print("\n[bold]Training[/bold] (steps 2-4 of the spec's example flow, real code)")
+    for label, text in rows:
+        out.print(f"  {label:<11} {text}")
