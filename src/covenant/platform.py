@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
@@ -28,7 +29,7 @@ from covenant.events.base import Message
 from covenant.events.codec import Codec
 from covenant.events.contract import default_codec
 from covenant.lineage.worker import make_openlineage_worker
-from covenant.policy.workers import make_policy_worker
+from covenant.policy import load_policies, make_policy_worker
 from covenant.runtime.runner import RunnerOptions
 from covenant.runtime.service import run_together, run_workers
 from covenant.runtime.worker import Worker
@@ -57,6 +58,7 @@ class Resources:
     executors: tuple[str, ...] = ("local",)
     default_executor: str = "local"
     registry: CollectorRegistry | None = None
+    policies_path: Path | None = None
 
     @classmethod
     def from_settings(
@@ -73,6 +75,7 @@ class Resources:
             executors=kinds,
             default_executor=settings.default_executor,
             registry=registry,
+            policies_path=settings.policies_path,
         )
 
     def require_blobs(self) -> BlobStore:
@@ -88,7 +91,7 @@ _FACTORIES: dict[str, Callable[[Resources], Worker]] = {
     "registry": lambda _: make_registry_worker(),
     "artifacts": lambda r: make_artifacts_worker(r.require_blobs()),
     "openlineage": lambda _: make_openlineage_worker(),
-    "policy": lambda _: make_policy_worker(),
+    "policy": lambda r: make_policy_worker(load_policies(r.policies_path)),
     "allocator": lambda r: make_allocator_worker(r.pools),
     "training": lambda r: make_training_worker(
         pools=r.pools,

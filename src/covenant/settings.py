@@ -40,6 +40,9 @@ class Settings(BaseModel):
             ``http://127.0.0.1:8265``); empty means no ``ray`` executor.
         default_executor: where a job that names none runs (``COVENANT_EXECUTOR``,
             ``local`` unless set).
+        policies_path: a folder of policy files (``COVENANT_POLICIES``, one ``*.toml``
+            per stage; see ``covenant.policy``), replacing the built-in ones; None
+            means the built-in policies.
         policy_timeout_s: how long a job waits for its pre-train policy decision
             before it fails closed (``COVENANT_POLICY_TIMEOUT_S``, default 30).
         gateway_env: the ``COVENANT_GATEWAY_*`` limits as given, parsed by the
@@ -57,6 +60,7 @@ class Settings(BaseModel):
     pools_path: Path | None = None
     ray_address: str = ""
     default_executor: str = "local"
+    policies_path: Path | None = None
     policy_timeout_s: int = Field(default=30, ge=1)
     gateway_env: dict[str, str] = Field(default_factory=dict)
 
@@ -74,6 +78,7 @@ class Settings(BaseModel):
             pools_path=Path(pools).expanduser() if (pools := env.get("COVENANT_POOLS")) else None,
             ray_address=env.get("COVENANT_RAY", ""),
             default_executor=env.get("COVENANT_EXECUTOR") or "local",
+            policies_path=Path(p).expanduser() if (p := env.get("COVENANT_POLICIES")) else None,
             policy_timeout_s=_positive(env, "COVENANT_POLICY_TIMEOUT_S", 30),
             gateway_env={k: v for k, v in env.items() if k.startswith("COVENANT_GATEWAY_")},
         )

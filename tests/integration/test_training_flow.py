@@ -269,6 +269,8 @@ async def test_cancel_mid_run_stops_the_process_and_registers_nothing(flow: Flow
             break
         await asyncio.sleep(0.1)
     assert gone(pid), "the run's process is still there"
+    freed = await wait_for(flow.bus, AllocationFreed, lambda e: e.allocation_id == "long")
+    assert freed.was_granted
     charges = await collect(flow.bus, FINANCE_EVENTS)
     assert [m.job_id for m in charges if isinstance(m, ChargebackRecorded)] == ["long"]
     models = await collect(flow.bus, ModelRegistered.TOPIC)

@@ -58,6 +58,7 @@ class _Seen:
     progress: int = 0
     terminal: bool = False
     recorded: bool = False
+    logs_ref: str | None = None
 
 
 @dataclass
@@ -161,7 +162,9 @@ class Runner:
     async def _ended(
         self, run: WantedRun, obs: RunObservation, seen: _Seen, executor: Executor
     ) -> list[Message]:
-        logs_ref = await self._store_log(executor, run)
+        if seen.logs_ref is None:  # the log is final once the run ended: store it once
+            seen.logs_ref = await self._store_log(executor, run)
+        logs_ref = seen.logs_ref
         completed = next((p for p in reversed(obs.progress) if p.kind == "completed"), None)
         if obs.state is RunState.SUCCEEDED and completed is not None:
             outputs = {str(k): str(v) for k, v in completed.data.get("outputs", {}).items()}
