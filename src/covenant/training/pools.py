@@ -21,6 +21,7 @@ and without that entry no share at all.
 from __future__ import annotations
 
 import os
+import platform
 import re
 import tomllib
 from collections.abc import Mapping
@@ -109,7 +110,9 @@ def default_pools(cpu_count: int | None = None, memory_gb: float | None = None) 
         accelerators=0,
         cpus=float(cpus),
         memory_gb=memory,
-        hardware_class="cpu-local",
+        # What the launcher records for a run here (``record.hardware_class``), so
+        # the allocation and the run record name the same class.
+        hardware_class=f"cpu-{platform.machine() or 'unknown'}",
         cost_rate=DEFAULT_CPU_RATE,
         quotas={"*": Quota(accelerators=0, cpus=float(cpus), memory_gb=memory)},
         limited=True,
