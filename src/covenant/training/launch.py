@@ -15,8 +15,9 @@ with the run record; imports the entrypoint and calls it with a
 folder is removed in every case.
 
 With ``--run-dir`` it also writes ``result.json`` there as the last thing it does:
-``{"exit_code": int, "cpu_seconds": float}``. An executor that finds the process
-gone without that file knows the run was killed from outside (``LOST``).
+``{"exit_code": int, "cpu_seconds": float, "gpu_seconds": float | null}`` (busy
+GPU-seconds from NVML, ``covenant.training.gpu``; null where NVML cannot measure).
+An executor that finds the process gone without that file knows the run was killed from outside (``LOST``).
 
 The artifact store's URL comes from the environment, never the command line, and is
 removed from the environment before the entrypoint runs; no line the launcher prints
@@ -44,6 +45,7 @@ from typing import Any
 
 from covenant.errors import CovenantError
 from covenant.training.executors.protocol import RunSpec
+from covenant.training.gpu import GpuMeter, load_nvml
 from covenant.training.progress import Progress, format_line
 from covenant.training.record import run_record
 from covenant.training.sdk import TrainingContext, decode_checkpoint
@@ -185,11 +187,12 @@ def _launch(spec_json: str, run_dir: Path | None, executor: str, stop: _Terminat
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _write_result(run_dir: Path, exit_code: int) -> None:
+def _write_result(run_dir: Path, exit_code: int, gpu_seconds: float | None) -> None:
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-    body = json.dumps({"exit_code": exit_code, "cpu_seconds": round(cpu, 3)}, sort_keys=True)
+    result = {"exit_code": exit_code, "cpu_seconds": round(cpu, 3), "gpu_seconds": gpu_seconds}
+    body = json.dumps(result, sort_keys=True)
     tmp = run_dir / f".{RESULT_FILE}.tmp"
     tmp.write_text(body + "\n", encoding="utf-8")
     os.replace(tmp, run_dir / RESULT_FILE)
@@ -205,14 +208,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop = _Termination()
     stop.install()
     code = 1
+    meter = GpuMeter(load_nvml()).start()
     try:
         code = _launch(args.spec_json, args.run_dir, args.executor, stop)
     except SystemExit as exc:  # SIGTERM: the work folder is gone, say nothing more
         code = exc.code if isinstance(exc.code, int) else 1
     finally:
+        gpu_seconds = meter.stop()
         if args.run_dir is not None:
             with contextlib.suppress(OSError):
-                _write_result(args.run_dir, code)
+                _write_result(args.run_dir, code, gpu_seconds)
     return code
 
 

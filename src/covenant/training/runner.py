@@ -190,6 +190,7 @@ class Runner:
                     record=_record(completed.data),
                     logs_ref=logs_ref,
                     cpu_seconds=obs.cpu_seconds,
+                    gpu_seconds=obs.gpu_seconds,
                 )
             ]
         seen.terminal = True
@@ -207,6 +208,7 @@ class Runner:
                 reason=reason,
                 logs_ref=logs_ref,
                 cpu_seconds=obs.cpu_seconds,
+                gpu_seconds=obs.gpu_seconds,
             )
         ]
 

@@ -239,7 +239,10 @@ class LocalExecutor:
             state = RunState.FAILED
         else:
             state = RunState.LOST
-        return RunObservation(run_id, state, progress, exit_code=exit_code, cpu_seconds=cpu)
+        gpu = result.get("gpu_seconds") if result else None
+        return RunObservation(
+            run_id, state, progress, exit_code=exit_code, cpu_seconds=cpu, gpu_seconds=gpu
+        )
 
     @staticmethod
     def _read_log(run_dir: Path) -> str:

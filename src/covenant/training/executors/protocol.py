@@ -133,6 +133,7 @@ class RunObservation:
             returns the earlier lines again, the control plane dedups.
         exit_code: the launcher's, once it ended (negative: killed by a signal).
         cpu_seconds: CPU time the run's processes used, when the executor knows.
+        gpu_seconds: busy GPU-seconds NVML measured, when the hardware tells.
     """
 
     run_id: str
@@ -140,6 +141,7 @@ class RunObservation:
     progress: tuple[Any, ...] = ()
     exit_code: int | None = None
     cpu_seconds: float | None = None
+    gpu_seconds: float | None = None
 
 
 class Executor(Protocol):
