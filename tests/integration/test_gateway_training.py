@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,7 +35,8 @@ from covenant.events.training import (
 from covenant.gateway import create_app
 from covenant.gateway.training import SubmitTrainingBody
 from covenant.store import open_store
-from covenant.testing import builders, embedded_log, publish, running, wait_for
+from covenant.testing import builders, collect, embedded_log, publish, running, wait_for
+from covenant.topics import TRAIN_COMMANDS
 from covenant.training.pools import default_pools
 from covenant.training.worker import make_training_worker
 
@@ -327,3 +329,14 @@ def test_the_submit_body_is_the_command_without_metadata() -> None:
         if name != "job_id":  # optional over HTTP: the gateway makes one
             assert field.is_required() == fields[name].is_required()
             assert field.annotation == fields[name].annotation
+
+
+async def test_a_code_ref_with_credentials_is_refused_before_anything_is_published(
+    gw: Platform,
+) -> None:
+    body = job(codeRef=f"https://bob:s3cret@git.example/digits.git#{COMMIT}")
+    document = problem(await gw.client.post("/train/jobs", json=body, params=WAIT), 422)
+    assert document["errors"][0]["field"] == "codeRef"
+    assert "s3cret" not in json.dumps(document)
+    commands = await collect(gw.bus, TRAIN_COMMANDS)
+    assert not commands  # the log never saw the token

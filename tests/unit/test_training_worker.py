@@ -195,7 +195,8 @@ async def test_a_policy_denial_refuses_the_job_and_requests_nothing() -> None:
     out = await run(w, denied)
     assert types(out) == [TrainingRejected]
     assert out[0].refusals[0].message == "digits:v1 has PII"
-    assert await run(w, granted()) == []  # a stray grant starts nothing
+    # a stray grant starts nothing, and is given back so the pool is not held
+    assert types(await run(w, granted())) == [AllocationReleased]
 
 
 async def test_no_policy_answer_in_time_fails_closed() -> None:
@@ -300,7 +301,10 @@ async def test_cancel_while_waiting_for_compute_gives_the_queued_request_back() 
     await run(w, allowed())
     out = await run(w, make(CancelTraining, "job-1", job_id="job-1"))
     assert types(out) == [TrainingCancelled, AllocationReleased]
-    assert await run(w, granted()) == []
+    assert out[1].pool == "cpu-local"  # the pool asked at clearance
+    (back,) = await run(w, granted())  # a grant that crossed the cancel goes back
+    assert isinstance(back, AllocationReleased)
+    assert back.pool == "cpu-local"
 
 
 async def test_a_rerun_reports_identical_or_names_what_differs() -> None:
@@ -388,3 +392,22 @@ async def test_metrics_count_duration_queue_time_utilisation_and_cost() -> None:
         "covenant_training_cost_cents_total", model_family="digits", team="vision", currency="USD"
     )
     assert cost == charge.cost_cents
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"compute": ComputeRequirements(cpus=float("nan"))}, "compute.cpus"),
+        ({"compute": ComputeRequirements(cpus=0)}, "compute.cpus"),
+        ({"compute": ComputeRequirements(memory_gb=float("inf"))}, "compute.memoryGb"),
+        ({"code_ref": f"https://bob:s3cret@git.example.com/x.git#{COMMIT}"}, "codeRef"),
+        ({"hyperparams": {"lr": "NaN"}}, "hyperparams.lr"),
+    ],
+)
+async def test_requests_that_would_break_quotas_leak_secrets_or_are_not_json_are_refused(
+    overrides: dict[str, Any], field: str
+) -> None:
+    out = await run(worker(), submit(**overrides))
+    assert types(out) == [TrainingRejected]
+    assert field in [r.field for r in out[0].refusals]
+    assert "s3cret" not in " ".join(out[0].reasons)

@@ -168,6 +168,7 @@ class TrainingCleared(Event, type="train.cleared", topic=TRAIN_EVENTS):
     job_id: str
     policy_version: str
     decision_id: str = Field(description="eventId of the policy decision")
+    pool: str | None = Field(default=None, description="the pool compute is requested in")
 
 
 class TrainingAllocated(Event, type="train.allocated", topic=TRAIN_EVENTS):

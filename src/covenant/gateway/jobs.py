@@ -48,7 +48,7 @@ from covenant.events.training import (
 )
 from covenant.runtime.tables import GlobalTables
 from covenant.topics import Topic
-from covenant.training.jobs import Job, TrainingState
+from covenant.training.jobs import Job, TrainingState, refuses_a_duplicate
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,12 @@ class JobsState:
             job_id = getattr(getattr(message, "job", None), "job_id", None)
         if not isinstance(job_id, str) or message.meta.event_id in self._seen:
             return
+        if (
+            isinstance(message, TrainingRejected)
+            and job_id in self.training.jobs
+            and refuses_a_duplicate(message)
+        ):
+            return  # a second submit under this id: the existing job is untouched
         self._seen.add(message.meta.event_id)
         extras = self.extras.setdefault(job_id, Extras())
         extras.history.append(

@@ -22,11 +22,12 @@ names the same job and the worker recognises it as a retry.
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from covenant.events.base import Message, new_event_id
 from covenant.events.training import (
@@ -84,6 +85,18 @@ class SubmitTrainingBody(_Body):
     reproduces: str | None = Field(
         default=None, description="the completed job this one re-runs to verify it"
     )
+
+    @field_validator("code_ref")
+    @classmethod
+    def _no_credentials(cls, value: str) -> str:
+        # Refused here, before anything is published: the log keeps what it is given
+        # forever, and a token in a URL would be in it.
+        if re.match(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^/@]*@", value):
+            raise ValueError(
+                "codeRef carries credentials in its URL; give the repository without them "
+                "and let the executor's git credentials fetch it"
+            )
+        return value
 
 
 class CancelTrainingBody(_Body):

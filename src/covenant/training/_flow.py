@@ -84,6 +84,7 @@ class Flow:
             job_id=job.spec.job_id,
             policy_version=decided.policy_version,
             decision_id=decided.meta.event_id,
+            pool=chosen.name,
         )
         self.ctx.emit(
             AllocationRequested,
@@ -122,8 +123,19 @@ class Flow:
 
     def on_granted(self, granted: AllocationGranted) -> None:
         job = self.state.jobs.get(granted.allocation_id)
+        if job is not None and job.terminal and job.allocation is None:
+            # Granted after the job ended (a cancel crossed the grant, or an external
+            # allocator answered late): give it back, or the pool stays held.
+            self.ctx.emit(
+                AllocationReleased,
+                subject=granted.pool,
+                allocation_id=granted.allocation_id,
+                pool=granted.pool,
+                team=granted.team,
+            )
+            return
         if job is None or job.allocation is not None or job.terminal:
-            return  # a repeat, or a grant for a job cancelled meanwhile (already released)
+            return  # a repeat, or not ours
         self.ctx.emit(
             TrainingAllocated,
             job_id=job.spec.job_id,
@@ -263,7 +275,8 @@ class Flow:
     def _release(self, job: Job, *, ended_at: datetime, report: ReportRun | None) -> None:
         spec = job.spec
         if job.allocation_requested and not job.released:
-            pool = job.allocation.pool if job.allocation else _pool_of(self.pools, job)
+            named = job.allocation.pool if job.allocation else job.requested_pool
+            pool = named or _pool_of(self.pools, job)
             self.ctx.emit(
                 AllocationReleased,
                 subject=pool,

@@ -28,6 +28,7 @@ from covenant.events.training import (
 )
 from covenant.topics import ARTIFACT_EVENTS, RUN_COMMANDS, TRAIN_EVENTS, Topic
 from covenant.training.executors.protocol import DatasetInput, RunSpec, run_id_for
+from covenant.training.jobs import refuses_a_duplicate
 
 
 @dataclass
@@ -72,7 +73,7 @@ class RunTable:
     cancelled_jobs: set[str] = field(default_factory=set)
     awaiting_policy: dict[str, tuple[datetime, str]] = field(default_factory=dict)
     stored: set[str] = field(default_factory=set)
-    refused: dict[str, str] = field(default_factory=dict)
+    refused: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def reset(self) -> None:
         for part in (self.wanted, self.awaiting_policy, self.refused):
@@ -95,13 +96,17 @@ class RunTable:
             self.ended.add(run_id_for(message.job_id, message.attempt))
         elif isinstance(message, TrainingCancelled):
             self.cancelled_jobs.add(message.job_id)
+            self.awaiting_policy.pop(message.job_id, None)
         elif isinstance(message, TrainingQueued):
             self.awaiting_policy.setdefault(
                 message.job.job_id, (message.meta.occurred_at, message.meta.correlation_id)
             )
-        elif isinstance(message, TrainingCleared | TrainingRejected):
+        elif isinstance(message, TrainingRejected):
+            if not refuses_a_duplicate(message):  # a refused second submit leaves the first
+                self.awaiting_policy.pop(message.job_id, None)
+        elif isinstance(message, TrainingCleared):
             self.awaiting_policy.pop(message.job_id, None)
         elif isinstance(message, ArtifactStored):
             self.stored.add(message.artifact_id)
         elif isinstance(message, ArtifactRejected):
-            self.refused[f"sha256:{message.claimed_sha256}"] = message.reason
+            self.refused[(message.name, f"sha256:{message.claimed_sha256}")] = message.reason

@@ -12,6 +12,7 @@ configuration.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Collection, Mapping
 from typing import Any
@@ -22,6 +23,7 @@ from covenant.events.refusals import RefusalCode as Code
 from covenant.events.training import SubmitTraining, TrainingJob
 from covenant.training.jobs import TrainingState
 
+_CREDENTIALS = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^/@]*@")
 _COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _ENTRYPOINT = re.compile(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*")
 _JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -46,6 +48,16 @@ def _code_refusals(command: SubmitTraining) -> list[Refusal]:
     out: list[Refusal] = []
     if not repo.strip():
         out.append(_refusal(Code.INVALID, "codeRef", "code_ref needs a repository: repo#commit"))
+    elif _CREDENTIALS.match(repo):
+        out.append(
+            _refusal(
+                Code.INVALID,
+                "codeRef",
+                "code_ref carries credentials in its URL; they would be written to the log. "
+                "Give the repository without them and let the executor's git credentials "
+                "(a credential helper, an SSH key) fetch it",
+            )
+        )
     if not commit:
         out.append(
             _refusal(Code.INVALID, "codeRef", "code_ref needs a commit: repo#<40-hex commit id>")
@@ -86,11 +98,15 @@ def _dataset_refusals(command: SubmitTraining, state: TrainingState) -> list[Ref
     ]
 
 
+def _not_json(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _hyperparam_refusals(hyperparams: Mapping[str, str]) -> list[Refusal]:
     out: list[Refusal] = []
     for name, literal in sorted(hyperparams.items()):
         try:
-            value = json.loads(literal)
+            value = json.loads(literal, parse_constant=_not_json)
         except ValueError:
             value = {}
         if isinstance(value, dict | list):
@@ -131,6 +147,19 @@ def _settings_refusals(command: SubmitTraining, executors: Collection[str]) -> l
     compute = command.compute
     if compute.workers < 1:
         out.append(_refusal(Code.INVALID, "compute.workers", "workers must be at least 1"))
+    for name, amount in (("cpus", compute.cpus), ("memoryGb", compute.memory_gb)):
+        if not (math.isfinite(amount) and amount > 0):
+            out.append(
+                _refusal(
+                    Code.INVALID,
+                    f"compute.{name}",
+                    f"compute.{name} must be a positive number, got {amount!r}",
+                )
+            )
+    if compute.accelerators < 0:
+        out.append(
+            _refusal(Code.INVALID, "compute.accelerators", "accelerators cannot be negative")
+        )
     if compute.executor is not None and compute.executor not in executors:
         known = ", ".join(sorted(executors)) or "none"
         out.append(

@@ -71,6 +71,7 @@ class Job:
     queued_at: datetime | None = None
     cleared: bool = False
     allocation_requested: bool = False
+    requested_pool: str | None = None
     allocation: Allocation | None = None
     released: bool = False
     attempt: int = 0
@@ -137,7 +138,7 @@ class TrainingState:
             job = self.jobs.get(message.job_id)
             if job is None:
                 self.rejected.setdefault(message.job_id, message.meta.idempotency_key)
-            elif not _refuses_a_duplicate(message):  # a second submit leaves the first alone
+            elif not refuses_a_duplicate(message):  # a second submit leaves the first alone
                 _advance(job, JobStatus.REJECTED)
             return
         job = self.jobs.get(getattr(message, "job_id", ""))
@@ -164,7 +165,7 @@ class TrainingState:
                 facts.blocked = False
 
 
-def _refuses_a_duplicate(message: TrainingRejected) -> bool:
+def refuses_a_duplicate(message: TrainingRejected) -> bool:
     """Whether the refusal is of a submit that reused an existing job's id."""
     return any(r.code is RefusalCode.CONFLICT and r.field == "jobId" for r in message.refusals)
 
@@ -174,6 +175,7 @@ def _fold(job: Job, message: Message) -> None:
     if isinstance(message, TrainingCleared):
         job.cleared = True
         job.allocation_requested = True
+        job.requested_pool = message.pool
     elif isinstance(message, TrainingAllocated):
         if job.allocation is None:
             job.allocation = Allocation(

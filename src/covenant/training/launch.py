@@ -17,7 +17,8 @@ folder is removed in every case.
 With ``--run-dir`` it also writes ``result.json`` there as the last thing it does:
 ``{"exit_code": int, "cpu_seconds": float, "gpu_seconds": float | null}`` (busy
 GPU-seconds from NVML, ``covenant.training.gpu``; null where NVML cannot measure).
-An executor that finds the process gone without that file knows the run was killed from outside (``LOST``).
+An executor that finds the process gone without that file knows the run was killed
+from outside (``LOST``).
 
 The artifact store's URL comes from the environment, never the command line, and is
 removed from the environment before the entrypoint runs; no line the launcher prints

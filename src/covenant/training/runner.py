@@ -17,23 +17,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-import json
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from pydantic import ValidationError
-
 from covenant.blobs.protocol import BlobStore
 from covenant.bus.protocol import Bus
+from covenant.errors import CovenantError
 from covenant.events.artifacts import RecordArtifact
 from covenant.events.base import SYSTEM_CLOCK, Clock, Message
 from covenant.events.codec import Codec
-from covenant.events.runs import ComputeConfig, DatasetChecksum, RunEnvironment, RunRecord
 from covenant.events.training import ExpireTraining, ReportRun, RunReportKind
 from covenant.runtime.tables import GlobalTables
+from covenant.training._reports import completed_shape, run_record_of
 from covenant.training._runs import RunTable, WantedRun
 from covenant.training.executors.protocol import Executor, RunObservation, RunState
 from covenant.training.progress import Progress
@@ -48,6 +47,7 @@ class RunnerSettings:
 
     interval_s: float = 0.2
     policy_timeout_s: float = 30.0
+    record_retry_s: float = 30.0
 
 
 @dataclass
@@ -57,7 +57,7 @@ class _Seen:
 
     progress: int = 0
     terminal: bool = False
-    recorded: bool = False
+    recorded_at: float | None = None
     logs_ref: str | None = None
 
 
@@ -145,7 +145,7 @@ class Runner:
 
     def _progress(self, run: WantedRun, item: Progress) -> list[Message]:
         if item.kind == "started":
-            return [self._report(run, RunReportKind.STARTED, record=_record(item.data))]
+            return [self._report(run, RunReportKind.STARTED, record=run_record_of(item.data))]
         if item.kind == "checkpoint":
             artifact = str(item.data.get("artifact_id", ""))
             step = item.data.get("step")
@@ -167,32 +167,7 @@ class Runner:
         logs_ref = seen.logs_ref
         completed = next((p for p in reversed(obs.progress) if p.kind == "completed"), None)
         if obs.state is RunState.SUCCEEDED and completed is not None:
-            outputs = {str(k): str(v) for k, v in completed.data.get("outputs", {}).items()}
-            wanted = [*outputs.values(), *([logs_ref] if logs_ref else [])]
-            if not seen.recorded:
-                seen.recorded = True
-                return await self._record_artifacts(run, outputs, logs_ref)
-            refused = [a for a in wanted if a in self.table.refused]
-            if refused:
-                seen.terminal = True
-                reason = f"output {refused[0]} was refused: {self.table.refused[refused[0]]}"
-                return [self._report(run, RunReportKind.FAILED, reason=reason, logs_ref=logs_ref)]
-            if not all(a in self.table.stored for a in wanted):
-                return []  # the artifacts worker has not recorded them yet
-            seen.terminal = True
-            metrics = completed.data.get("metrics", {})
-            return [
-                self._report(
-                    run,
-                    RunReportKind.SUCCEEDED,
-                    outputs=outputs,
-                    metrics={str(k): float(v) for k, v in metrics.items()},
-                    record=_record(completed.data),
-                    logs_ref=logs_ref,
-                    cpu_seconds=obs.cpu_seconds,
-                    gpu_seconds=obs.gpu_seconds,
-                )
-            ]
+            return await self._succeeded(run, obs, seen, completed)
         seen.terminal = True
         if obs.state is RunState.LOST:
             reason = f"the run died without finishing (exit code {obs.exit_code})"
@@ -212,6 +187,52 @@ class Runner:
             )
         ]
 
+    async def _succeeded(
+        self, run: WantedRun, obs: RunObservation, seen: _Seen, completed: Progress
+    ) -> list[Message]:
+        """Record the outputs as artifacts, then, once every one is stored, report
+        the success; anything wrong with them fails the run instead of waiting."""
+        logs_ref = seen.logs_ref
+        shape = completed_shape(completed.data)
+        if isinstance(shape, str):
+            seen.terminal = True
+            return [self._report(run, RunReportKind.FAILED, reason=shape, logs_ref=logs_ref)]
+        outputs, metrics = shape
+        named = {f"{run.start.job_id}/{path}": a for path, a in outputs.items()}
+        if logs_ref:
+            named[f"{run.start.job_id}/log"] = logs_ref
+        now = time.monotonic()
+        if seen.recorded_at is None or now - seen.recorded_at > self.settings.record_retry_s:
+            # (again, when the records seem lost: a dead-lettered one, a store blip)
+            seen.recorded_at = now
+            records, missing = await self._record_artifacts(run, named)
+            if missing:
+                seen.terminal = True
+                reason = f"output {missing} is not in the artifact store"
+                return [self._report(run, RunReportKind.FAILED, reason=reason, logs_ref=logs_ref)]
+            return records
+        waiting = [(n, a) for n, a in sorted(named.items()) if a not in self.table.stored]
+        refused = [(n, a) for n, a in waiting if (n, a) in self.table.refused]
+        if refused:
+            seen.terminal = True
+            reason = f"output {refused[0][0]} was refused: {self.table.refused[refused[0]]}"
+            return [self._report(run, RunReportKind.FAILED, reason=reason, logs_ref=logs_ref)]
+        if waiting:
+            return []  # the artifacts worker has not recorded them yet
+        seen.terminal = True
+        return [
+            self._report(
+                run,
+                RunReportKind.SUCCEEDED,
+                outputs=outputs,
+                metrics=metrics,
+                record=run_record_of(completed.data),
+                logs_ref=logs_ref,
+                cpu_seconds=obs.cpu_seconds,
+                gpu_seconds=obs.gpu_seconds,
+            )
+        ]
+
     async def _store_log(self, executor: Executor, run: WantedRun) -> str | None:
         try:
             text = await executor.logs(run.run_id)
@@ -223,16 +244,18 @@ class Runner:
         return stored.artifact_id
 
     async def _record_artifacts(
-        self, run: WantedRun, outputs: Mapping[str, str], logs_ref: str | None
-    ) -> list[Message]:
-        named = dict(outputs)
-        if logs_ref:
-            named["log"] = logs_ref
+        self, run: WantedRun, named: Mapping[str, str]
+    ) -> tuple[list[Message], str | None]:
+        """``artifact.record`` for each output, tagged with the commit and config;
+        and the first output that is not stored at all, if any."""
         out: list[Message] = []
-        for path, artifact in sorted(named.items()):
-            blob = await self.blobs.stat(artifact)
+        for name, artifact in sorted(named.items()):
+            try:
+                blob = await self.blobs.stat(artifact)
+            except CovenantError:
+                blob = None  # a malformed id: not an artifact
             if blob is None:
-                continue  # the success report will wait, then say which is missing
+                return [], name
             out.append(
                 RecordArtifact.create(
                     subject=artifact,
@@ -241,7 +264,7 @@ class Runner:
                     correlation_id=run.start.meta.correlation_id,
                     causation_id=run.start.meta.event_id,
                     clock=self.clock,
-                    name=f"{run.start.job_id}/{path}",
+                    name=name,
                     media_type=blob.media_type,
                     claimed_sha256=blob.sha256,
                     size_bytes=blob.size,
@@ -256,7 +279,7 @@ class Runner:
                     },
                 )
             )
-        return out
+        return out, None
 
     def _report(self, run: WantedRun, kind: RunReportKind, **body: Any) -> ReportRun:
         message: ReportRun = ReportRun.create(
@@ -293,48 +316,3 @@ class Runner:
                 )
             )
         return out
-
-
-def _record(data: Mapping[str, Any]) -> RunRecord | None:
-    """The run record a launcher reported (``covenant.training.record``), or None
-    when it sent none or a bad one (the training worker then fails the job rather
-    than trust a partial record)."""
-    raw = data.get("record")
-    if not isinstance(raw, Mapping):
-        return None
-    try:
-        code, env, compute = raw["code"], raw["environment"], raw["compute"]
-        python = env["python"]
-        return RunRecord(
-            code_repo=code["repo"],
-            code_commit=code["commit"],
-            entrypoint=code["entrypoint"],
-            environment=RunEnvironment(
-                image_digest=env.get("image_digest"),
-                python=python["version"],
-                implementation=python["implementation"],
-                platform=env["platform"],
-                dependencies_sha256=env["dependencies_sha256"],
-            ),
-            datasets=[
-                DatasetChecksum(dataset_id=name, checksum=checksum)
-                for name, checksum in sorted(raw["datasets"].items())
-            ],
-            seed=raw["seed"],
-            hyperparams={k: literal(v) for k, v in sorted(raw["hyperparams"].items())},
-            compute=ComputeConfig(
-                executor=compute["executor"],
-                workers=compute["workers"],
-                cpus=compute["cpus"],
-                gpus=compute["gpus"],
-            ),
-            hardware_class=raw["hardware_class"],
-        )
-    except (KeyError, TypeError, AttributeError, ValidationError) as exc:
-        log.warning("runner: a run reported an invalid record: %r", exc)
-        return None
-
-
-def literal(value: Any) -> str:
-    """A hyperparameter as the canonical JSON literal the log records."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
