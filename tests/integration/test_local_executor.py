@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import os
 import signal
 import subprocess
@@ -99,3 +100,25 @@ async def test_two_processes_starting_one_run_start_it_once(tmp_path: Path) -> N
     completed = next(p for p in seen.progress if p.kind == "completed")
     assert sorted(completed.data["outputs"]) == ["nested/hello.txt", "notes.copy"]
     assert [p.name for p in root.iterdir()] == [spec.run_id]  # no staging folder left
+
+
+async def test_a_run_whose_starter_died_before_recording_its_pid_is_not_taken_for_lost(
+    tmp_path: Path,
+) -> None:
+    """The starter's death between the spawn and process.json must not make a live
+    run look lost (a resume would then run the job twice): the launcher's own lock
+    says it lives."""
+    spec, blobs_url = await _spec(tmp_path, "orphan", sleep_s=30)
+    root = tmp_path / "runs"
+    await LocalExecutor(root, blobs_url).start(spec)
+    run_dir = root / spec.run_id
+    pid = int(json.loads((run_dir / "process.json").read_text())["pid"])
+    (run_dir / "process.json").unlink()  # as if the starter died right after Popen
+    other = LocalExecutor(root, blobs_url)
+    assert (await other.observe(spec.run_id)).state is RunState.RUNNING
+    os.killpg(pid, signal.SIGKILL)
+    for _ in range(100):
+        if (await other.observe(spec.run_id)).state is not RunState.RUNNING:
+            break
+        await asyncio.sleep(0.1)
+    assert (await other.observe(spec.run_id)).state is RunState.LOST

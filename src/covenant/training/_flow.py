@@ -167,7 +167,7 @@ class Flow:
             resume_from=resume_from,
             workers=spec.compute.workers,
             cpus=spec.compute.cpus,
-            gpus=float(spec.compute.accelerators),
+            gpus=spec.compute.accelerators / max(1, spec.compute.workers),  # per worker
         )
 
     def on_cancel(self, command: CancelTraining) -> None:

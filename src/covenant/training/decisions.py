@@ -102,8 +102,21 @@ def _not_json(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
+MAX_HYPERPARAMS_BYTES = 32 * 1024  # they travel on the launcher's command line
+
+
 def _hyperparam_refusals(hyperparams: Mapping[str, str]) -> list[Refusal]:
     out: list[Refusal] = []
+    size = len(json.dumps(dict(hyperparams)).encode())
+    if size > MAX_HYPERPARAMS_BYTES:
+        out.append(
+            _refusal(
+                Code.INVALID,
+                "hyperparams",
+                f"hyperparameters take {size} bytes; at most {MAX_HYPERPARAMS_BYTES}. Put "
+                "large configuration in a dataset or in the code",
+            )
+        )
     for name, literal in sorted(hyperparams.items()):
         try:
             value = json.loads(literal, parse_constant=_not_json)

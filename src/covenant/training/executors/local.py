@@ -6,6 +6,9 @@ observes and cancels runs an earlier one started::
 
     <root>/<run_id>/
         spawn.lock      held (flock) while the run is being spawned
+        alive.lock      held (flock) by the launcher for as long as it lives: what
+                        says "running", even when its starter died before writing
+                        process.json
         process.json    {"pid", "start_time"}: the launcher, and its start time in
                         /proc, so a reused pid is never taken for the run
         log             the launcher's stdout and stderr (progress lines included)
@@ -68,6 +71,25 @@ def _cpu_seconds(pid: int) -> float | None:
     fields = stat[stat.rindex(")") + 2 :].split()
     ticks = sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+ALIVE_LOCK = "alive.lock"
+
+
+def _lock_held(path: Path) -> bool | None:
+    """Whether some process holds ``path``'s lock (the launcher, while it lives);
+    None when there is no such file (a run started before this file existed)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops a lock we may have taken
+    return False
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -166,7 +188,12 @@ class LocalExecutor:
         ]
         env = self._env | {"COVENANT_BLOBS": self._blobs_url, "PYTHONUNBUFFERED": "1"}
         log = os.open(run_dir / "log", os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        # The launcher inherits this locked file: the lock lives exactly as long as
+        # the launcher, whoever started it and whether or not process.json got
+        # written, so a starter killed mid-spawn never makes a live run look lost.
+        alive = os.open(run_dir / ALIVE_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
+            fcntl.flock(alive, fcntl.LOCK_EX | fcntl.LOCK_NB)
             child = subprocess.Popen(
                 command,
                 stdin=subprocess.DEVNULL,
@@ -175,9 +202,11 @@ class LocalExecutor:
                 cwd=run_dir,
                 env=env,
                 start_new_session=True,
+                pass_fds=(alive,),
             )
         finally:
             os.close(log)
+            os.close(alive)
         self._children[spec.run_id] = child
         found = _start_time(child.pid)  # a zombie until reaped, so still readable
         start_time = found[1] if found is not None else None
@@ -216,7 +245,9 @@ class LocalExecutor:
         if not run_dir.is_dir():
             raise KeyError(run_id)
         info = self._process(run_id, run_dir)
-        alive = info is not None and self._alive(run_id, info)
+        by_pid = info is not None and self._alive(run_id, info)  # also reaps our children
+        held = _lock_held(run_dir / ALIVE_LOCK)
+        alive = held if held is not None else by_pid
         # Read only after the liveness check: a launcher that exits in between has
         # written its result and its last lines already.
         result = _read_json(run_dir / "result.json")
@@ -227,10 +258,8 @@ class LocalExecutor:
             exit_code = child.returncode
         cpu = result.get("cpu_seconds") if result else None
         if alive:
-            assert info is not None
-            return RunObservation(
-                run_id, RunState.RUNNING, progress, cpu_seconds=_cpu_seconds(int(info["pid"]))
-            )
+            cpu_now = _cpu_seconds(int(info["pid"])) if info is not None else None
+            return RunObservation(run_id, RunState.RUNNING, progress, cpu_seconds=cpu_now)
         if result is not None and exit_code == 0 and any(p.kind == "completed" for p in progress):
             state = RunState.SUCCEEDED
         elif (run_dir / "cancelled").exists():
