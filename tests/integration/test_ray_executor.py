@@ -193,10 +193,15 @@ async def test_starting_a_run_twice_submits_one_ray_job(world: World) -> None:
         jobs = await asyncio.to_thread(first._jobs().list_jobs)
     assert seen.state is RunState.SUCCEEDED, logs
     assert logs.count("probe: entrypoint ran") == 1
+    mine = first.submission_id(spec.run_id)
+    # Other tests on this session's cluster run the same run id under their own prefix.
     ours = [
-        j.submission_id for j in jobs if (j.metadata or {}).get("covenant_run_id") == spec.run_id
+        j.submission_id
+        for j in jobs
+        if (j.metadata or {}).get("covenant_run_id") == spec.run_id
+        and j.submission_id.startswith(mine.removesuffix(spec.run_id))
     ]
-    assert ours == [first.submission_id(spec.run_id)]
+    assert ours == [mine]
 
 
 async def test_attempt_two_of_the_same_spec_gives_the_same_model(
