@@ -22,7 +22,6 @@ names the same job and the worker recognises it as a retry.
 from __future__ import annotations
 
 import hashlib
-import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -55,6 +54,7 @@ from covenant.gateway.job_documents import (
 )
 from covenant.gateway.jobs import Jobs, JobView
 from covenant.gateway.problems import Problem
+from covenant.training.decisions import has_credentials
 from covenant.training.jobs import TERMINAL
 
 TAG = "training"
@@ -91,7 +91,7 @@ class SubmitTrainingBody(_Body):
     def _no_credentials(cls, value: str) -> str:
         # Refused here, before anything is published: the log keeps what it is given
         # forever, and a token in a URL would be in it.
-        if re.match(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^/@]*@", value):
+        if has_credentials(value):
             raise ValueError(
                 "codeRef carries credentials in its URL; give the repository without them "
                 "and let the executor's git credentials fetch it"

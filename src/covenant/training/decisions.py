@@ -32,6 +32,12 @@ MAX_SEED = 2**32 - 1  # numpy's RandomState takes 32-bit seeds
 MAX_ATTEMPTS = 20
 
 
+def has_credentials(repo: str) -> bool:
+    """Whether a repository URL carries a user or token (``https://u:t@host/x``):
+    it would be written to the log, which keeps everything forever."""
+    return _CREDENTIALS.match(repo) is not None
+
+
 def split_code_ref(code_ref: str) -> tuple[str, str]:
     """``(repo, commit)`` of ``repo#commit``, split at the last ``#``; the commit
     part may still be anything (``submit_refusals`` says when it is not a commit)."""
@@ -48,7 +54,7 @@ def _code_refusals(command: SubmitTraining) -> list[Refusal]:
     out: list[Refusal] = []
     if not repo.strip():
         out.append(_refusal(Code.INVALID, "codeRef", "code_ref needs a repository: repo#commit"))
-    elif _CREDENTIALS.match(repo):
+    elif has_credentials(repo):
         out.append(
             _refusal(
                 Code.INVALID,
