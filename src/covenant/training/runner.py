@@ -75,17 +75,21 @@ class Runner:
     _seen: dict[str, _Seen] = field(default_factory=dict)
     _stopped: set[str] = field(default_factory=set)
     _expired: set[str] = field(default_factory=set)
+    _cancelling: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Reconcile until ``stop`` is set."""
         async with self.bus.table(self.table.topics) as reader:
             tables = GlobalTables(self.table, table=reader, codec=self.codec, worker=PRODUCER)
             await tables.rebuild()
-            while not stop.is_set():
-                await tables.catch_up()
-                await self.tick()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.settings.interval_s)
+            try:
+                while not stop.is_set():
+                    await tables.catch_up()
+                    await self.tick()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), self.settings.interval_s)
+            finally:
+                await asyncio.gather(*self._cancelling, return_exceptions=True)
 
     async def tick(self) -> None:
         """One pass over every active run and every job waiting on policy."""
@@ -111,8 +115,12 @@ class Runner:
             return [self._report(run, RunReportKind.FAILED, reason=reason)]
         if run.stop or run.start.job_id in self.table.cancelled_jobs:
             if run.run_id not in self._stopped:
-                await executor.cancel(run.run_id)
+                # In the background: stopping a run can take seconds (a grace period,
+                # a Ray job's actors), and the other runs' reports must not wait.
                 self._stopped.add(run.run_id)
+                task = asyncio.create_task(self._cancel(executor, run.run_id))
+                self._cancelling.add(task)
+                task.add_done_callback(self._cancelling.discard)
             return []
         try:
             seen_now = await executor.observe(run.run_id)
@@ -130,6 +138,13 @@ class Runner:
             await executor.cancel(run.run_id)
             return [self._report(run, RunReportKind.FAILED, reason=str(exc))]
         return await self._news(run, seen_now, seen, executor)
+
+    async def _cancel(self, executor: Executor, run_id: str) -> None:
+        try:
+            await executor.cancel(run_id)
+        except Exception:  # tried again on the next tick
+            log.exception("runner: run %s could not be stopped", run_id)
+            self._stopped.discard(run_id)
 
     async def _news(
         self, run: WantedRun, obs: RunObservation, seen: _Seen, executor: Executor

@@ -1,14 +1,13 @@
 """The local executor: each run is a launcher subprocess and a folder on this disk.
 
-Everything the executor knows lives in the run's folder, never in memory, so a new
-executor over the same root (after the control plane was killed and restarted)
-observes and cancels runs an earlier one started::
+Everything the executor knows lives in the run's folder (memory only caches what it
+parsed of a log), so a new executor over the same root (after the control plane was
+killed and restarted) observes and cancels runs an earlier one started::
 
     <root>/<run_id>/
         spawn.lock      held (flock) while the run is being spawned
-        alive.lock      held (flock) by the launcher for as long as it lives: what
-                        says "running", even when its starter died before writing
-                        process.json
+        alive.lock      held (flock) by the launcher while it lives: "running", even
+                        if its starter died before writing process.json
         process.json    {"pid", "start_time"}: the launcher, and its start time in
                         /proc, so a reused pid is never taken for the run
         log             the launcher's stdout and stderr (progress lines included)
@@ -16,11 +15,9 @@ observes and cancels runs an earlier one started::
         cancelled       written by ``cancel`` before it signals the run
         work-*/         the launcher's ephemeral work folder, removed at the end
 
-The folder appears atomically, lock already held (it is made under a temporary name
-and renamed into place), so of concurrent ``start`` calls exactly one spawns, and an
-observer never mistakes a run being spawned for one that died. The launcher runs in
-a session of its own with its output in a file, so it outlives the process that
-started it.
+The folder appears atomically, lock already held (made under a temporary name and
+renamed into place), so of concurrent ``start`` calls exactly one spawns. The launcher
+runs in a session of its own, output in a file, so it outlives its starter.
 """
 
 from __future__ import annotations
@@ -29,7 +26,6 @@ import asyncio
 import contextlib
 import errno
 import fcntl
-import json
 import os
 import re
 import shutil
@@ -37,73 +33,27 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from covenant.training.executors._files import (
+    ALIVE_LOCK,
+    cpu_seconds_of,
+    lock_held,
+    read_json,
+    start_time_of,
+    write_json,
+)
 from covenant.training.executors.protocol import RunObservation, RunSpec, RunState
-from covenant.training.progress import parse_lines
+from covenant.training.progress import Progress, parse_lines
 
 __all__ = ["LocalExecutor"]
 
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+-]{0,199}")
 _POLL_S = 0.05
-
-
-def _start_time(pid: int) -> tuple[str, int] | None:
-    """``(state, start time in clock ticks since boot)`` of ``pid``, or None when
-    there is no such process."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    # The command name (field 2) may hold spaces and parentheses: split after the last ")".
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return fields[0], int(fields[19])
-
-
-def _cpu_seconds(pid: int) -> float | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    fields = stat[stat.rindex(")") + 2 :].split()
-    ticks = sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-ALIVE_LOCK = "alive.lock"
-
-
-def _lock_held(path: Path) -> bool | None:
-    """Whether some process holds ``path``'s lock (the launcher, while it lives);
-    None when there is no such file (a run started before this file existed)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)  # closing drops a lock we may have taken
-    return False
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        body = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    return body if isinstance(body, dict) else None
-
-
-def _write_json(path: Path, body: Mapping[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(dict(body), sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 class LocalExecutor:
@@ -132,6 +82,8 @@ class LocalExecutor:
         self._env = dict(os.environ if env is None else env)
         self._grace_s = grace_s
         self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self._parsed: dict[str, tuple[int, tuple[Progress, ...]]] = {}
+        self._parse_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"LocalExecutor({str(self.root)!r})"
@@ -208,16 +160,16 @@ class LocalExecutor:
             os.close(log)
             os.close(alive)
         self._children[spec.run_id] = child
-        found = _start_time(child.pid)  # a zombie until reaped, so still readable
+        found = start_time_of(child.pid)  # a zombie until reaped, so still readable
         start_time = found[1] if found is not None else None
-        _write_json(run_dir / "process.json", {"pid": child.pid, "start_time": start_time})
+        write_json(run_dir / "process.json", {"pid": child.pid, "start_time": start_time})
 
     # -- observe --------------------------------------------------------------------
 
     def _process(self, run_id: str, run_dir: Path) -> dict[str, Any] | None:
         """The run's process.json; waits out a spawn in progress. None when the
         spawn never finished (the starter died between folder and process)."""
-        info = _read_json(run_dir / "process.json")
+        info = read_json(run_dir / "process.json")
         if info is not None:
             return info
         with contextlib.suppress(FileNotFoundError):
@@ -226,13 +178,13 @@ class LocalExecutor:
                 fcntl.flock(lock, fcntl.LOCK_SH)  # returns once the spawn is done
             finally:
                 os.close(lock)
-        return _read_json(run_dir / "process.json")
+        return read_json(run_dir / "process.json")
 
     def _alive(self, run_id: str, info: Mapping[str, Any]) -> bool:
         child = self._children.get(run_id)
         if child is not None and child.poll() is not None:
             return False  # reaped just now (or before): gone
-        found = _start_time(int(info["pid"]))
+        found = start_time_of(int(info["pid"]))
         if found is None:
             return False
         state, start_time = found
@@ -246,19 +198,19 @@ class LocalExecutor:
             raise KeyError(run_id)
         info = self._process(run_id, run_dir)
         by_pid = info is not None and self._alive(run_id, info)  # also reaps our children
-        held = _lock_held(run_dir / ALIVE_LOCK)
+        held = lock_held(run_dir / ALIVE_LOCK)
         alive = held if held is not None else by_pid
         # Read only after the liveness check: a launcher that exits in between has
         # written its result and its last lines already.
-        result = _read_json(run_dir / "result.json")
-        progress = tuple(parse_lines(self._read_log(run_dir)))
+        result = read_json(run_dir / "result.json")
+        progress = self._progress(run_id, run_dir)
         exit_code = result.get("exit_code") if result else None
         child = self._children.get(run_id)
         if exit_code is None and child is not None:
             exit_code = child.returncode
         cpu = result.get("cpu_seconds") if result else None
         if alive:
-            cpu_now = _cpu_seconds(int(info["pid"])) if info is not None else None
+            cpu_now = cpu_seconds_of(int(info["pid"])) if info is not None else None
             return RunObservation(run_id, RunState.RUNNING, progress, cpu_seconds=cpu_now)
         if result is not None and exit_code == 0 and any(p.kind == "completed" for p in progress):
             state = RunState.SUCCEEDED
@@ -272,6 +224,23 @@ class LocalExecutor:
         return RunObservation(
             run_id, state, progress, exit_code=exit_code, cpu_seconds=cpu, gpu_seconds=gpu
         )
+
+    def _progress(self, run_id: str, run_dir: Path) -> tuple[Progress, ...]:
+        """Every progress line so far, parsing only what was appended since the
+        last look (a chatty run's log is read once, not once per observation)."""
+        with self._parse_lock:
+            offset, found = self._parsed.get(run_id, (0, ()))
+            try:
+                with (run_dir / "log").open("rb") as log:
+                    log.seek(offset)
+                    fresh = log.read()
+            except FileNotFoundError:
+                return found
+            complete = fresh[: fresh.rfind(b"\n") + 1]  # a last line still being written waits
+            if complete:
+                found = found + tuple(parse_lines(complete.decode("utf-8", errors="replace")))
+                self._parsed[run_id] = (offset + len(complete), found)
+            return found
 
     @staticmethod
     def _read_log(run_dir: Path) -> str:
