@@ -31,6 +31,7 @@ app = typer.Typer(
 )
 app.command()(demo.demo)
 app.command()(platform.worker)
+app.command()(platform.runner)
 app.command()(platform.up)
 app.command("gateway")(platform.gateway_command)
 app.command()(platform.topics)

@@ -1,4 +1,5 @@
-"""Running the platform: ``covenant up``, ``worker``, ``gateway`` and ``topics``."""
+"""Running the platform: ``covenant up``, ``worker``, ``runner``, ``gateway`` and
+``topics``."""
 
 from __future__ import annotations
 
@@ -47,6 +48,17 @@ def worker(
     _serve(
         ctx, [workers_part([name], registry=registry, options=options)], bus, metrics_port, registry
     )
+
+
+def runner(
+    ctx: typer.Context,
+    bus: BusOption = None,
+    metrics_port: Annotated[int, typer.Option(help="serve /metrics here; 0 = off")] = 0,
+) -> None:
+    """Run the training runner until SIGTERM/SIGINT: it starts the dispatched runs
+    on this host's executors (local; Ray with COVENANT_RAY), watches them and
+    reports what it sees. One per host that runs training; covenant up has one."""
+    _serve(ctx, [runner_part()], bus, metrics_port, CollectorRegistry())
 
 
 def up(
