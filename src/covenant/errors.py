@@ -29,6 +29,8 @@ re-exported there::
     │   ├── DiscrepancyError           the first discrepancy found (discrepancy)
     │   ├── ProofError                 a Merkle proof does not hold (also a ValueError)
     │   └── WalkError                  bytes the fast export scanner will not vouch for (internal)
+    ├── ProvenanceError                covenant.provenance: a manifest, envelope, watermark
+    │                                  or bundle that is not what was signed (name)
     ├── GatewayError                   covenant.client: the gateway refused or is unreachable
     │                                  (status, problem, refusals)
     ├── StopRequestedError             a stop arrived while waiting out a store error (internal)

@@ -27,6 +27,7 @@ DOMAIN = (
     "policy",
     "evaluation",
     "promotion",
+    "provenance",
     "serving",
     "drift",
 )

@@ -1,0 +1,54 @@
+"""What the provenance tests share: a signer, a predicate, a small model folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from covenant.provenance import build_predicate
+
+ARTIFACT_ID = "sha256:" + "ab" * 32
+
+
+def predicate(**overrides: Any) -> dict[str, Any]:
+    """A model-promotion predicate as the promotion code would pass it."""
+    fields: dict[str, Any] = {
+        "model_id": "digits:1.2.0",
+        "artifact_id": ARTIFACT_ID,
+        "registry_entry": {"modelId": "digits:1.2.0", "family": "digits", "status": "staged"},
+        "lineage": {"datasets": ["sha256:" + "cd" * 32], "codeRef": "git:abc123"},
+        "run": {"runId": "run-1", "status": "completed", "metrics": {"accuracy": 0.97}},
+        "evaluations": [{"suite": "holdout", "metrics": {"accuracy": 0.971, "f1": 0.5e-7}}],
+        "policy_decisions": [{"stage": "pre-promotion", "allowed": True, "reasons": []}],
+    }
+    fields.update(overrides)
+    return build_predicate(**fields)
+
+
+def onnx_model_bytes(scale: float = 2.0) -> bytes:
+    """A tiny real ONNX model: y = x * scale."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("Mul", ["x", "k"], ["y"])
+    graph = helper.make_graph(
+        [node],
+        "scale",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+        [helper.make_tensor("k", TensorProto.FLOAT, [1], [scale])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.metadata_props.add(key="author", value="tests")
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def model_folder(root: Path) -> Path:
+    """A model artifact folder: the ONNX file, a config, a nested vocabulary."""
+    folder = root / "model"
+    (folder / "assets").mkdir(parents=True)
+    (folder / "model.onnx").write_bytes(onnx_model_bytes())
+    (folder / "config.json").write_text('{"classes": 10}')
+    (folder / "assets" / "labels.txt").write_text("\n".join(str(i) for i in range(10)))
+    return folder
