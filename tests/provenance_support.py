@@ -52,3 +52,33 @@ def model_folder(root: Path) -> Path:
     (folder / "config.json").write_text('{"classes": 10}')
     (folder / "assets" / "labels.txt").write_text("\n".join(str(i) for i in range(10)))
     return folder
+
+
+async def audited_events(
+    audit_signer: Any, count: int = 3, *, every: int = 1000
+) -> tuple[list[bytes], Any]:
+    """``count`` registry events audited as the worker would (checkpoints every
+    ``every`` leaves, and one at the end); returns their record bytes and the trail."""
+    from covenant.audit import AuditTrail
+    from covenant.audit.state import CheckpointPolicy
+    from covenant.audit.synthetic import build_log
+    from covenant.events.contract import default_codec
+    from covenant.testing import FrozenClock, SequentialIds
+    from covenant.testing import builders as b
+    from covenant.topics import AUDIT
+
+    codec, clock, ids = default_codec(), FrozenClock(), SequentialIds()
+    messages = [b.model_registered(f"digits:1.{i}.0", clock=clock, ids=ids) for i in range(count)]
+    values = [codec.encode(m) for m in messages]
+    entries = [
+        (type(m).TOPIC, m.meta.subject.encode(), v) for m, v in zip(messages, values, strict=True)
+    ]
+    log = await build_log(
+        entries,
+        codec=codec,
+        signer=audit_signer,
+        batch_size=1,
+        policy=CheckpointPolicy(every=every, interval_s=float("inf")),
+    )
+    trail = AuditTrail.from_values(r.value for r in log.records if r.topic == AUDIT.name)
+    return values, trail

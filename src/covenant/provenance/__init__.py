@@ -15,6 +15,13 @@ the log, the store or the network.
 from __future__ import annotations
 
 from covenant.provenance._errors import ProvenanceError
+from covenant.provenance.bundle import (
+    BUNDLE_FORMAT,
+    BundleEvent,
+    BundleReport,
+    build_bundle,
+    verify_bundle,
+)
 from covenant.provenance.envelope import (
     PAYLOAD_TYPE,
     Envelope,
@@ -49,15 +56,19 @@ from covenant.provenance.watermark import (
 )
 
 __all__ = [
+    "BUNDLE_FORMAT",
     "PAYLOAD_TYPE",
     "PREDICATE_TYPE",
     "STATEMENT_TYPE",
+    "BundleEvent",
+    "BundleReport",
     "Envelope",
     "EnvelopeSignature",
     "ProvenanceError",
     "Statement",
     "Subject",
     "Watermark",
+    "build_bundle",
     "build_predicate",
     "build_statement",
     "canonical_json",
@@ -72,6 +83,7 @@ __all__ = [
     "subjects_from_digests",
     "subjects_from_files",
     "subjects_from_folder",
+    "verify_bundle",
     "verify_envelope",
     "verify_model_files",
 ]
