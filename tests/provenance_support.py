@@ -82,3 +82,33 @@ async def audited_events(
     )
     trail = AuditTrail.from_values(r.value for r in log.records if r.topic == AUDIT.name)
     return values, trail
+
+
+async def make_bundle(
+    tmp_path: Path, keys: dict[str, Any], *, vouch: bool = True, every: int = 1000
+) -> tuple[bytes, Path, Any]:
+    """A bundle of a signed model folder and three audited events; keys "manifest" and
+    "audit" are signers. Returns the bundle, the folder and the audit trail."""
+    from covenant.provenance import (
+        build_bundle,
+        build_statement,
+        sign_envelope,
+        subjects_from_folder,
+    )
+
+    folder = model_folder(tmp_path)
+    audit_id = keys["audit"].key_id if vouch else None
+    statement = build_statement(subjects_from_folder(folder), predicate(audit_key_id=audit_id))
+    envelope = await sign_envelope(statement, keys["manifest"])
+    values, trail = await audited_events(keys["audit"], 3, every=every)
+    events = [
+        (v, trail.prove_inclusion(leaf.event_id))
+        for v, leaf in zip(values, trail.leaves, strict=True)
+    ]
+    bundle = build_bundle(
+        envelope,
+        signer_public_key_pem=keys["manifest"].public_key_pem(),
+        events=events,
+        audit_public_key_pem=keys["audit"].public_key_pem(),
+    )
+    return bundle, folder, trail

@@ -13,7 +13,6 @@ from covenant.audit import InclusionProof
 from covenant.provenance import (
     BUNDLE_FORMAT,
     ProvenanceError,
-    build_bundle,
     build_statement,
     embed_watermark,
     sign_envelope,
@@ -21,7 +20,7 @@ from covenant.provenance import (
     verify_bundle,
 )
 from covenant.signing import LocalKeySigner
-from provenance_support import audited_events, model_folder, predicate
+from provenance_support import make_bundle, predicate
 
 
 @pytest.fixture
@@ -30,27 +29,6 @@ def keys(tmp_path: Path) -> dict[str, LocalKeySigner]:
         name: LocalKeySigner.generate(tmp_path / f"{name}.pem")
         for name in ("manifest", "audit", "other")
     }
-
-
-async def make_bundle(
-    tmp_path: Path, keys: dict[str, LocalKeySigner], *, vouch: bool = True, every: int = 1000
-) -> tuple[bytes, Path, Any]:
-    folder = model_folder(tmp_path)
-    audit_id = keys["audit"].key_id if vouch else None
-    statement = build_statement(subjects_from_folder(folder), predicate(audit_key_id=audit_id))
-    envelope = await sign_envelope(statement, keys["manifest"])
-    values, trail = await audited_events(keys["audit"], 3, every=every)
-    events = [
-        (v, trail.prove_inclusion(leaf.event_id))
-        for v, leaf in zip(values, trail.leaves, strict=True)
-    ]
-    bundle = build_bundle(
-        envelope,
-        signer_public_key_pem=keys["manifest"].public_key_pem(),
-        events=events,
-        audit_public_key_pem=keys["audit"].public_key_pem(),
-    )
-    return bundle, folder, trail
 
 
 def edit(bundle: bytes, change: Any) -> bytes:

@@ -1,8 +1,8 @@
 """The root of the ``covenant`` command: global options and the command groups.
 
 Each group lives in its own module (``catalog``, ``events``, ``audit``, ``training``,
-``trace``, ``finance``, ``demo``, ``platform``); this one only mounts them. Settings are
-read once, here, into the command's context (``covenant.cli._support.settings``).
+``trace``, ``finance``, ``verify``, ``demo``, ``platform``); this one only mounts them.
+Settings are read once, here, into the command's context (``covenant.cli._support.settings``).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from covenant.cli.catalog import artifacts_app, datasets_app, models_app
 from covenant.cli.events import events_app, schemas_app
 from covenant.cli.finance import finance_app
 from covenant.cli.training import train_app
+from covenant.cli.verify import verify_app
 from covenant.settings import Settings
 
 app = typer.Typer(
@@ -44,6 +45,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(audit_app, name="audit")
 app.add_typer(train_app, name="train")
 app.add_typer(finance_app, name="finance")
+app.add_typer(verify_app, name="verify")
 
 
 def _version(value: bool) -> None:

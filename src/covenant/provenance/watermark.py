@@ -257,8 +257,9 @@ def watermark_aware_digest(statement: Statement, envelope: Envelope) -> FileDige
 
     For a ``.onnx`` file it hashes the signed bytes under a watermark, after checking
     the watermark names this envelope's manifest and signer; an unmarked file, or any
-    other file, is hashed as it is. Without onnx installed, ``.onnx`` files are hashed
-    raw, so watermarked ones then fail as altered.
+    other file, is hashed as it is, and so is one that does not parse as ONNX or has a
+    malformed watermark (it then fails as altered). Without onnx installed, ``.onnx``
+    files are hashed raw, so watermarked ones then fail as altered.
     """
 
     def digest(name: str, path: Path) -> str:
@@ -268,7 +269,10 @@ def watermark_aware_digest(statement: Statement, envelope: Envelope) -> FileDige
             _onnx()
         except ProvenanceError:
             return sha256_file(path)
-        mark, signed = _parse(_read(path), name)
+        try:
+            mark, signed = _parse(_read(path), name)
+        except ProvenanceError:  # not ONNX, or no clean watermark: the raw bytes decide
+            return sha256_file(path)
         if mark is not None:
             _check(mark, signed, statement, envelope, None, name, name)
         return hashlib.sha256(signed).hexdigest()
