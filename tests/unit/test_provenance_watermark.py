@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import onnx
@@ -146,3 +148,19 @@ def test_a_model_folder_may_hold_the_watermarked_model(
     assert set(verify_model_files(statement, folder, digest=digest)) == {
         s.name for s in statement.subjects
     }
+
+
+def test_without_onnx_the_watermark_says_how_to_install_it(
+    signed: tuple[Path, Envelope], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder, envelope = signed
+    monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx now raises ImportError
+    with pytest.raises(ProvenanceError, match=r"pip install 'covenant\[onnx\]'"):
+        embed_watermark(folder / "model.onnx", tmp_path / "served.onnx", envelope)
+    with pytest.raises(ProvenanceError, match="watermarks need the onnx package"):
+        read_watermark(folder / "model.onnx")
+
+
+def test_importing_provenance_does_not_import_onnx() -> None:
+    code = "import sys, covenant.provenance; assert 'onnx' not in sys.modules, 'onnx loaded'"
+    subprocess.run([sys.executable, "-c", code], check=True)
