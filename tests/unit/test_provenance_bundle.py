@@ -49,6 +49,7 @@ async def test_a_good_bundle_verifies_with_its_files(
     assert report.audit_key_trusted_by == "manifest"
     assert [e.event_id for e in report.events] == [leaf.event_id for leaf in trail.leaves]
     assert {e.type for e in report.events} == {"model.registered"}
+    assert [e.subject for e in report.events] == [f"model:digits:1.{i}.0" for i in range(3)]
     assert report.checkpoints == (trail.latest,)
     assert set(report.files) == {"assets/labels.txt", "config.json", "model.onnx"}
     assert json.loads(json.dumps(report.to_json()))["ok"] is True

@@ -148,6 +148,23 @@ async def test_an_envelope_fails_clearly_when_it_is_not_what_was_signed(
         verify_envelope(good, b"not a key")
 
 
+async def test_url_safe_base64_is_read_but_mixed_alphabets_are_not(
+    folder: Path, signer: LocalKeySigner
+) -> None:
+    statement = build_statement(subjects_from_folder(folder), predicate())
+    data = (await sign_envelope(statement, signer)).to_json()
+    safe = base64.urlsafe_b64encode(base64.b64decode(data["payload"])).decode()
+    sig = base64.urlsafe_b64encode(base64.b64decode(data["signatures"][0]["sig"])).decode()
+    url_safe = dict(data, payload=safe, signatures=[{"keyid": signer.key_id, "sig": sig}])
+    assert verify_envelope(url_safe, signer.public_key_pem()) == statement
+    with pytest.raises(ProvenanceError, match="mixed alphabets"):
+        verify_envelope(dict(data, payload="ab-/"), signer.public_key_pem())
+    with pytest.raises(ProvenanceError, match="not valid base64"):
+        verify_envelope(
+            dict(data, payload=data["payload"].rstrip("=") + "A"), signer.public_key_pem()
+        )
+
+
 async def test_the_signature_is_checked_before_the_payload_is_parsed(
     signer: LocalKeySigner,
 ) -> None:

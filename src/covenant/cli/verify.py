@@ -64,7 +64,10 @@ def _summary(report: BundleReport) -> list[str]:
             f"{report.audit_key_id} (trusted by {report.audit_key_trusted_by}); "
             f"checkpoint sizes {sizes}"
         )
-        lines.extend(f"    {e.type} {e.event_id} (leaf {e.leaf_index:,})" for e in report.events)
+        lines.extend(
+            f"    {e.type} of {e.subject} {e.event_id} (leaf {e.leaf_index:,})"
+            for e in report.events
+        )
     return lines
 
 

@@ -38,6 +38,8 @@ class BundleEvent:
     Attributes:
         event_id: ``meta.eventId`` (also the proven leaf's event id).
         type: ``meta.type``, e.g. ``model.registered``.
+        subject: ``meta.subject``, the entity it is about (for a model: ``model:<model id>``);
+            the bundle proves the event is logged, the caller judges its relevance.
         event: the record decoded, as JSON.
         leaf_index: its leaf in the audit tree.
         tree_size: the size of the checkpoint its proof is against.
@@ -45,6 +47,7 @@ class BundleEvent:
 
     event_id: str | None
     type: str | None
+    subject: str | None
     event: Mapping[str, Any]
     leaf_index: int
     tree_size: int
@@ -162,6 +165,7 @@ def checked_events(
             BundleEvent(
                 proof.leaf.event_id,
                 meta.get("type"),
+                meta.get("subject"),
                 event,
                 proof.leaf.index,
                 proof.checkpoint.tree_size,

@@ -101,6 +101,7 @@ class BundleReport:
                 {
                     "eventId": e.event_id,
                     "type": e.type,
+                    "subject": e.subject,
                     "leafIndex": e.leaf_index,
                     "treeSize": e.tree_size,
                 }

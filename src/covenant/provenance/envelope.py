@@ -7,7 +7,7 @@ signs bytes, not JSON: the signature covers the pre-authentication encoding::
 
 with ``LEN`` the byte length in ASCII decimal without leading zeros and ``SP`` one
 space. The envelope is ``{"payloadType", "payload", "signatures": [{"keyid", "sig"}]}``
-with ``payload`` and ``sig`` in standard base64 with padding, ``payloadType``
+with ``payload`` and ``sig`` in standard base64 with padding (URL-safe is read too), ``payloadType``
 ``application/vnd.in-toto+json`` and ``payload`` the statement's RFC 8785 bytes.
 ``keyid`` is the Covenant key id (``covenant.signing.key_id_for``), so the same id
 names the key in checkpoints, registry entries and envelopes.
@@ -46,6 +46,7 @@ __all__ = [
 ]
 
 PAYLOAD_TYPE: Final = "application/vnd.in-toto+json"
+_URLSAFE: Final = str.maketrans("-_", "+/")
 
 
 def pae(payload_type: str, payload: bytes) -> bytes:
@@ -55,11 +56,15 @@ def pae(payload_type: str, payload: bytes) -> bytes:
 
 
 def _b64decode(text: Any, what: str) -> bytes:
-    """Strict standard base64 with padding (DSSE's encoding)."""
+    """Strict base64 with padding: standard, or URL-safe, which DSSE also allows readers
+    to meet (envelope.md: "Either standard or URL-safe encoding is allowed"), but not the
+    two alphabets mixed. Covenant itself always writes standard base64."""
     if not isinstance(text, str):
         raise ProvenanceError(f"envelope {what} is not a base64 string")
+    if ("-" in text or "_" in text) and ("+" in text or "/" in text):
+        raise ProvenanceError(f"envelope {what} is not valid base64: mixed alphabets")
     try:
-        return base64.b64decode(text.encode("ascii"), validate=True)
+        return base64.b64decode(text.translate(_URLSAFE).encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError, ValueError) as exc:
         raise ProvenanceError(f"envelope {what} is not valid base64: {exc}") from None
 
