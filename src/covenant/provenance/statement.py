@@ -122,7 +122,12 @@ class Subject:
 
 @dataclass(frozen=True, slots=True)
 class Statement:
-    """A parsed in-toto Statement v1 whose subjects are model files."""
+    """A parsed in-toto Statement v1 whose subjects are model files.
+
+    ``extra`` keeps any top-level field beyond the four the spec defines, as read from
+    a statement another tool wrote; ``to_json`` does not write it back, so a verified
+    payload's bytes (not a re-serialization) are what any digest is taken of.
+    """
 
     subjects: tuple[Subject, ...]
     predicate: Mapping[str, Any]
