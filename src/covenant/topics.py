@@ -85,6 +85,18 @@ ALLOCATION_EVENTS = Topic(
 FINANCE_EVENTS = Topic(
     "covenant.evt.finance", 3, TopicKind.EVENT, "compute usage and chargebacks for Finance"
 )
+PROMOTION_COMMANDS = Topic(
+    "covenant.cmd.promotion",
+    3,
+    TopicKind.COMMAND,
+    "promotion requests, approvals, deadlines, demotions and deprecations, keyed by model",
+)
+PROMOTION_EVENTS = Topic(
+    "covenant.evt.promotion",
+    3,
+    TopicKind.EVENT,
+    "manifest signatures, pending and blocked promotions, status changes, keyed by model",
+)
 DEADLETTER = Topic(
     "covenant.dlq", 1, TopicKind.DEADLETTER, "records a worker could not handle, with why"
 )
@@ -118,6 +130,8 @@ ALL_TOPICS: tuple[Topic, ...] = (
     ALLOCATION_COMMANDS,
     ALLOCATION_EVENTS,
     FINANCE_EVENTS,
+    PROMOTION_COMMANDS,
+    PROMOTION_EVENTS,
     DEADLETTER,
     AUDIT,
     OPENLINEAGE,

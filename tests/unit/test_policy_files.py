@@ -40,7 +40,7 @@ def bad(text: str) -> PolicyFileError:
 
 def test_the_built_in_policies_load() -> None:
     policies = load_policies()
-    assert list(policies) == [PolicyStage.PRE_TRAIN]
+    assert set(policies) == {PolicyStage.PRE_TRAIN, PolicyStage.PRE_PROMOTION}
     policy = policies[PolicyStage.PRE_TRAIN]
     assert policy.version == "2026.12.1"
     assert policy.default is Effect.ALLOW
@@ -118,7 +118,10 @@ def test_a_bad_file_says_what_is_wrong(text: str, says: str) -> None:
 @pytest.mark.parametrize(
     ("change", "says"),
     [
-        (('effect = "deny"', 'effect = "block"'), "effect 'block' must be 'deny' or 'allow'"),
+        (
+            ('effect = "deny"', 'effect = "block"'),
+            "effect 'block' must be 'deny', 'allow' or 'require_multisig'",
+        ),
         (("reason = ", "why = "), "unknown key(s) why"),
         (('reason = "at most 8 accelerators"', 'reason = ""'), "reason must be a non-empty"),
         (('reason = "at most', 'reason = "{dataset}: at most'), "reason names {dataset}"),

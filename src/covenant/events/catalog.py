@@ -28,6 +28,22 @@ from covenant.events.datasets import (
 from covenant.events.deadletter import DeadLettered
 from covenant.events.finance import ChargebackRecorded, UsageRecorded
 from covenant.events.policy import PolicyDecided, RequestPolicy
+from covenant.events.promotion import (
+    ApprovalAccepted,
+    ApprovalRefused,
+    ApprovePromotion,
+    DemoteModel,
+    DeprecateModel,
+    ExpirePromotion,
+    LifecycleRefused,
+    ManifestSigned,
+    ModelDemoted,
+    ModelDeprecated,
+    ModelPromoted,
+    PromotionBlocked,
+    PromotionPending,
+    RequestPromotion,
+)
 from covenant.events.registry import ModelRegistered, ModelRejected, RegisterModel
 from covenant.events.runs import StartRun, StopRun
 from covenant.events.training import (
@@ -89,6 +105,20 @@ MESSAGE_TYPES: tuple[type[Message], ...] = (
     AllocationFreed,
     UsageRecorded,
     ChargebackRecorded,
+    RequestPromotion,
+    ApprovePromotion,
+    ExpirePromotion,
+    DeprecateModel,
+    DemoteModel,
+    ManifestSigned,
+    PromotionPending,
+    ApprovalAccepted,
+    ApprovalRefused,
+    ModelPromoted,
+    PromotionBlocked,
+    ModelDemoted,
+    ModelDeprecated,
+    LifecycleRefused,
     DeadLettered,
     LeavesAppended,
     CheckpointSigned,

@@ -142,7 +142,7 @@ def evaluate(policy: Policy, document: Mapping[str, Any]) -> Decision:
                         field=rule.field,
                     )
                 )
-            else:
+            elif rule.effect is Effect.ALLOW:
                 allowed_by_rule = True
     if not refusals and policy.default is Effect.DENY and not allowed_by_rule:
         refusals.append(

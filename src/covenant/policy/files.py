@@ -15,7 +15,7 @@ operator can read. The format (see ``policies/pre_train.toml``)::
 
     [[rule]]
     id = "dataset-licence-forbids-training"   # unique; [a-z0-9][a-z0-9._-]*
-    effect = "deny"                # deny | allow; deny wins
+    effect = "deny"                # deny | allow | require_multisig; deny wins
     expr = "request.dataset_refs.filter(d, ...)"  # CEL: a bool, or a list of items
     reason = "dataset {item} ..."  # {item} is the only placeholder
     reason_expr = "'dataset ' + item + ..."   # optional CEL returning the reason
@@ -118,7 +118,9 @@ def _rule(table: Any, index: int, path: str, seen: set[str]) -> Rule:
     effect = table.get("effect")
     if effect not in tuple(Effect):
         raise PolicyFileError(
-            f"effect {effect!r} must be 'deny' or 'allow'", path=path, rule_id=rule_id
+            f"effect {effect!r} must be 'deny', 'allow' or 'require_multisig'",
+            path=path,
+            rule_id=rule_id,
         )
     reason = _text(table, "reason", "", path, rule_id)
     extra = placeholders(reason)
@@ -187,7 +189,7 @@ def parse_policy(text: str, *, source: str) -> Policy:
         stages = ", ".join(s.value for s in PolicyStage)
         raise PolicyFileError(f"stage {stage!r} is not one of {stages}", path=source)
     default = document.get("default", "allow")
-    if default not in tuple(Effect):
+    if default not in (Effect.ALLOW, Effect.DENY):
         raise PolicyFileError(f"default {default!r} must be 'allow' or 'deny'", path=source)
     params = document.get("params", {})
     if not isinstance(params, dict) or not _json_like(params):

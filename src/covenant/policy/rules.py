@@ -43,10 +43,15 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*)\}")
 
 
 class Effect(StrEnum):
-    """What a matching rule does. Deny wins over allow."""
+    """What a matching rule does. Deny wins over allow.
+
+    ``require_multisig`` neither allows nor denies: it classifies the request as
+    high-risk, and the caller (the promotion worker) then demands k-of-n approvals.
+    """
 
     ALLOW = "allow"
     DENY = "deny"
+    REQUIRE_MULTISIG = "require_multisig"
 
 
 class PolicyFileError(ConfigError):
@@ -99,7 +104,7 @@ class Rule:
 
     Attributes:
         id: unique within its policy; named in every match and refusal.
-        effect: deny or allow.
+        effect: deny, allow, or require_multisig (a classification, not a verdict).
         expr: the CEL source, kept for error messages and ``covenant`` tooling.
         program: ``expr`` compiled.
         reason: the template shown for each match.
