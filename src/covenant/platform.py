@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,10 +30,13 @@ from covenant.events.codec import Codec
 from covenant.events.contract import default_codec
 from covenant.lineage.worker import make_openlineage_worker
 from covenant.policy import load_policies, make_policy_worker
+from covenant.promotion import load_approvers, make_promotion_worker
+from covenant.promotion.notary import make_notary_worker
 from covenant.runtime.runner import RunnerOptions
 from covenant.runtime.service import run_together, run_workers
 from covenant.runtime.worker import Worker
 from covenant.settings import Settings
+from covenant.signing import Signer
 from covenant.store import ReadStore, open_store
 from covenant.store.projector import run_projection
 from covenant.topics import ALL_TOPICS, deployed
@@ -59,6 +62,8 @@ class Resources:
     default_executor: str = "local"
     registry: CollectorRegistry | None = None
     policies_path: Path | None = None
+    approvers_path: Path | None = None
+    signer: Signer | None = None
 
     @classmethod
     def from_settings(
@@ -76,12 +81,18 @@ class Resources:
             default_executor=settings.default_executor,
             registry=registry,
             policies_path=settings.policies_path,
+            approvers_path=settings.approvers_path,
         )
 
     def require_blobs(self) -> BlobStore:
         if self.blobs is None:
             raise ConfigError("the artifacts worker needs an artifact store (COVENANT_BLOBS)")
         return self.blobs
+
+    def require_signer(self) -> Signer:
+        if self.signer is None:
+            raise ConfigError("the notary worker needs a signer (COVENANT_SIGNER)")
+        return self.signer
 
 
 # The composition root decides which workers exist; no capability module imports
@@ -99,6 +110,8 @@ _FACTORIES: dict[str, Callable[[Resources], Worker]] = {
         default_executor=r.default_executor,
         metrics=TrainingMetrics.create(r.registry),
     ),
+    "promotion": lambda r: make_promotion_worker(approvers=load_approvers(r.approvers_path)),
+    "notary": lambda r: make_notary_worker(r.require_signer()),
 }
 WORKER_NAMES: tuple[str, ...] = tuple(_FACTORIES)
 
@@ -165,17 +178,36 @@ def workers_part(
 
     async def run(platform: Platform, stop: asyncio.Event) -> None:
         resources = Resources.from_settings(platform.settings, platform.blobs, registry)
-        workers = build_workers(names, resources=resources)
-        await run_workers(
-            workers,
-            bus=platform.bus,
-            codec=platform.codec,
-            stop=stop,
-            registry=registry,
-            options=options,
-        )
+        chosen = list(names) if names is not None else list(WORKER_NAMES)
+        async with contextlib.AsyncExitStack() as stack:
+            if "notary" in chosen:  # only the notary holds a signing key (or a session)
+                signer = await stack.enter_async_context(_open_signer(platform.settings))
+                resources = replace(resources, signer=signer)
+            await run_workers(
+                build_workers(chosen, resources=resources),
+                bus=platform.bus,
+                codec=platform.codec,
+                stop=stop,
+                registry=registry,
+                options=options,
+            )
 
     return run
+
+
+@contextlib.asynccontextmanager
+async def _open_signer(settings: Settings) -> AsyncIterator[Signer]:
+    from covenant.audit.worker import audit_signer
+
+    yield audit_signer(settings)
+
+
+def promotion_clock_part(platform: Platform, stop: asyncio.Event) -> Coroutine[Any, Any, None]:
+    """The promotion clock: fails closed the promotions whose policy answer is late."""
+    from covenant.promotion.clock import PromotionClock
+
+    timeout = float(platform.settings.policy_timeout_s)
+    return PromotionClock(bus=platform.bus, codec=platform.codec, timeout_s=timeout).run(stop)
 
 
 async def projector_part(platform: Platform, stop: asyncio.Event) -> None:

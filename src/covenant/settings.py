@@ -43,8 +43,12 @@ class Settings(BaseModel):
         policies_path: a folder of policy files (``COVENANT_POLICIES``, one ``*.toml``
             per stage; see ``covenant.policy``), replacing the built-in ones; None
             means the built-in policies.
-        policy_timeout_s: how long a job waits for its pre-train policy decision
-            before it fails closed (``COVENANT_POLICY_TIMEOUT_S``, default 30).
+        policy_timeout_s: how long a job waits for its pre-train policy decision,
+            and a promotion for its pre-promotion one, before it fails closed
+            (``COVENANT_POLICY_TIMEOUT_S``, default 30).
+        approvers_path: the approvers file (``COVENANT_APPROVERS``, TOML; see
+            ``covenant.promotion.approvers``): who may approve high-risk promotions;
+            None means nobody, so those promotions are blocked.
         gateway_env: the ``COVENANT_GATEWAY_*`` limits as given, parsed by the
             gateway (``GatewayConfig.from_settings``), which alone reads them.
     """
@@ -62,6 +66,7 @@ class Settings(BaseModel):
     default_executor: str = "local"
     policies_path: Path | None = None
     policy_timeout_s: int = Field(default=30, ge=1)
+    approvers_path: Path | None = None
     gateway_env: dict[str, str] = Field(default_factory=dict)
 
     @classmethod
@@ -80,6 +85,7 @@ class Settings(BaseModel):
             default_executor=env.get("COVENANT_EXECUTOR") or "local",
             policies_path=Path(p).expanduser() if (p := env.get("COVENANT_POLICIES")) else None,
             policy_timeout_s=_positive(env, "COVENANT_POLICY_TIMEOUT_S", 30),
+            approvers_path=Path(a).expanduser() if (a := env.get("COVENANT_APPROVERS")) else None,
             gateway_env={k: v for k, v in env.items() if k.startswith("COVENANT_GATEWAY_")},
         )
 

@@ -91,6 +91,12 @@ PROMOTION_COMMANDS = Topic(
     TopicKind.COMMAND,
     "promotion requests, approvals, deadlines, demotions and deprecations, keyed by model",
 )
+SIGNING_COMMANDS = Topic(
+    "covenant.cmd.signing",
+    3,
+    TopicKind.COMMAND,
+    "requests to sign a model version's manifest (the signing worker's input), keyed by model",
+)
 PROMOTION_EVENTS = Topic(
     "covenant.evt.promotion",
     3,
@@ -131,6 +137,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     ALLOCATION_EVENTS,
     FINANCE_EVENTS,
     PROMOTION_COMMANDS,
+    SIGNING_COMMANDS,
     PROMOTION_EVENTS,
     DEADLETTER,
     AUDIT,

@@ -107,9 +107,7 @@ def test_a_missing_code_ref_is_incomplete_provenance(policy: Policy) -> None:
         (None, []),
     ],
 )
-def test_export_control_by_region(
-    policy: Policy, region: str | None, expected: list[str]
-) -> None:
+def test_export_control_by_region(policy: Policy, region: str | None, expected: list[str]) -> None:
     provenance = {"allowed_regions": "eu-west,us-west"}
     decision = judged(policy, region=region, provenance=provenance, d1=dataset())
     assert ids(decision) == expected

@@ -41,6 +41,7 @@ from covenant.platform import (
     build_workers,
     open_platform,
     projector_part,
+    promotion_clock_part,
     run_parts,
     runner_part,
     workers_part,
@@ -283,6 +284,7 @@ async def run_demo(home: Path, progress: Callable[[str], None] = lambda _: None)
             projector_part,
             audit_part(AuditOptions(checkpoint_interval_s=0.2)),
             runner_part(RunnerSettings(interval_s=0.1)),
+            promotion_clock_part,
         ]
         running = asyncio.create_task(run_parts(platform, parts, stop))
         try:

@@ -22,6 +22,7 @@ from covenant.platform import (
     gateway_part,
     open_platform,
     projector_part,
+    promotion_clock_part,
     run_parts,
     runner_part,
     workers_part,
@@ -70,10 +71,16 @@ def up(
     ] = True,
 ) -> None:
     """Create the topics and run the whole platform in this process until stopped:
-    every worker, the read-model projector, the audit worker, the training runner
-    and the HTTP gateway."""
+    every worker, the read-model projector, the audit worker, the training runner,
+    the promotion clock and the HTTP gateway."""
     registry = CollectorRegistry()
-    parts = [workers_part(registry=registry), projector_part, audit_part(), runner_part()]
+    parts = [
+        workers_part(registry=registry),
+        projector_part,
+        audit_part(),
+        runner_part(),
+        promotion_clock_part,
+    ]
     if gateway:
         where = urlparse(settings(ctx).gateway_url)
         parts.append(gateway_part(host=where.hostname or "127.0.0.1", port=where.port or 80))

@@ -36,6 +36,7 @@ from covenant.events.promotion import (
     DeprecateModel,
     ExpirePromotion,
     LifecycleRefused,
+    ManifestRefused,
     ManifestSigned,
     ModelDemoted,
     ModelDeprecated,
@@ -43,6 +44,7 @@ from covenant.events.promotion import (
     PromotionBlocked,
     PromotionPending,
     RequestPromotion,
+    SignManifest,
 )
 from covenant.events.registry import ModelRegistered, ModelRejected, RegisterModel
 from covenant.events.runs import StartRun, StopRun
@@ -110,7 +112,9 @@ MESSAGE_TYPES: tuple[type[Message], ...] = (
     ExpirePromotion,
     DeprecateModel,
     DemoteModel,
+    SignManifest,
     ManifestSigned,
+    ManifestRefused,
     PromotionPending,
     ApprovalAccepted,
     ApprovalRefused,

@@ -18,7 +18,7 @@ from pydantic import Field
 
 from covenant.events.base import Command, Event, Record
 from covenant.events.registry import ModelStatus
-from covenant.topics import PROMOTION_COMMANDS, PROMOTION_EVENTS
+from covenant.topics import PROMOTION_COMMANDS, PROMOTION_EVENTS, SIGNING_COMMANDS
 
 
 class Environment(StrEnum):
@@ -133,6 +133,21 @@ class DemoteModel(Command, type="model.demote", topic=PROMOTION_COMMANDS):
 
     model_id: str
     target: Environment
+    reason: str
+
+
+class SignManifest(Command, type="manifest.sign", topic=SIGNING_COMMANDS):
+    """Ask the signing worker to sign a version's manifest with the configured key."""
+
+    manifest_id: str
+    model_id: str
+
+
+class ManifestRefused(Event, type="manifest.refused", topic=PROMOTION_EVENTS):
+    """A manifest could not be signed (unknown version, signer failure); nothing signed."""
+
+    manifest_id: str
+    model_id: str
     reason: str
 
 
