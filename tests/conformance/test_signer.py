@@ -28,6 +28,7 @@ import pickle
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, get_args
 
@@ -48,12 +49,15 @@ from cryptography.hazmat.primitives.serialization import (
 from covenant.errors import CovenantError
 from covenant.signing import (
     Algorithm,
+    Custody,
     LocalKeySigner,
     SignatureError,
     Signer,
     key_id_for,
     verify_signature,
 )
+from covenant.signing.pkcs11 import Pkcs11Signer
+from covenant.testing.softhsm import SoftHsm
 
 MESSAGE = b"checkpoint\nsize=42\nroot=abcd\n"
 
@@ -76,6 +80,10 @@ class SignerHarness(abc.ABC):
     that the suite can open a second signer over the same key and check that it is the
     same key to the outside world.
     """
+
+    def prepare(self, request: pytest.FixtureRequest) -> None:
+        """Reach the session's services (a SoftHSM2 token, a signing proxy) before use."""
+        del request  # most adapters need none
 
     @abc.abstractmethod
     async def new_key(self, workdir: Path) -> str:
@@ -168,9 +176,70 @@ class LocalKeyFileHarness(SignerHarness):
         return {name: (lambda ref=ref: self.open(ref)) for name, ref in refs.items()}
 
 
+class Pkcs11Harness(SignerHarness):
+    """:class:`~covenant.signing.Pkcs11Signer` over keys on the session's SoftHSM2 token;
+    a key reference is its label."""
+
+    hsm: SoftHsm | None = None
+
+    def prepare(self, request: pytest.FixtureRequest) -> None:
+        self.hsm = request.getfixturevalue("softhsm")
+
+    def _token(self) -> SoftHsm:
+        assert self.hsm is not None, "prepare() first"
+        return self.hsm
+
+    async def new_key(self, workdir: Path) -> str:
+        where = self._token().key()
+        await Pkcs11Signer.generate(where)
+        return where.key
+
+    def open(self, ref: str) -> AbstractAsyncContextManager[Signer]:
+        return Pkcs11Signer.open(self._token().key(ref))
+
+    def secret(self, ref: str) -> bytes | None:
+        return None  # the token never reveals it; test_pkcs11_token asserts so
+
+    def misconfigurations(
+        self, workdir: Path
+    ) -> dict[str, Callable[[], AbstractAsyncContextManager[Signer]]]:
+        hsm = self._token()
+        good = hsm.key("no-such-key")
+        wrong_pin = workdir / "wrong-pin"
+        wrong_pin.write_text("00000000")
+        cases = {
+            "missing module file": replace(good, module=workdir / "libnone.so"),
+            "not a module": replace(good, module=hsm.conf),
+            "unknown token": replace(good, token="no-such-token"),
+            "wrong PIN": replace(good, pin_source=f"file:{wrong_pin}"),
+            "missing PIN file": replace(good, pin_source=f"file:{workdir / 'none'}"),
+            "unset PIN variable": replace(good, pin_source="env:COVENANT_TEST_NO_SUCH_PIN"),
+            "bad PIN source": replace(good, pin_source="1234"),
+            "missing key label": good,
+            "not an Ed25519 key": hsm.key(_ec_key_on(hsm)),
+        }
+        return {name: (lambda w=w: Pkcs11Signer.open(w)) for name, w in cases.items()}
+
+
+def _ec_key_on(hsm: SoftHsm) -> str:
+    """Make a P-256 key pair on the token (with python-pkcs11 directly); its label."""
+    import pkcs11
+
+    label = f"p256-{os.urandom(4).hex()}"
+    token = pkcs11.lib(str(hsm.module)).get_token(token_label=hsm.token)
+    with token.open(user_pin=hsm.pin_file.read_text(), rw=True) as session:
+        params = session.create_domain_parameters(
+            pkcs11.KeyType.EC,
+            {pkcs11.Attribute.EC_PARAMS: bytes.fromhex("06082a8648ce3d030107")},
+            local=True,
+        )
+        params.generate_keypair(store=True, label=label)
+    return label
+
+
 HARNESSES = [
     pytest.param(LocalKeyFileHarness(), id="local-key-file"),
-    # pytest.param(SoftHsmHarness(), id="pkcs11"),  # to come, with a marker for SoftHSM2
+    pytest.param(Pkcs11Harness(), id="pkcs11"),
 ]
 """Every Signer adapter; adding one is adding its harness here."""
 
@@ -184,6 +253,7 @@ HARNESSES = [
 def harness(request: pytest.FixtureRequest) -> SignerHarness:
     value = request.param
     assert isinstance(value, SignerHarness)
+    value.prepare(request)
     return value
 
 
@@ -264,6 +334,7 @@ def open_descriptors() -> int:
 
 def test_is_a_signer_with_a_known_algorithm(signer: Signer) -> None:
     assert isinstance(signer, Signer)
+    assert isinstance(signer.custody, Custody)
     assert signer.algorithm == "ed25519"
     assert signer.algorithm in get_args(Algorithm)
     # ED25519 is "also the prefix of every Ed25519 key id".

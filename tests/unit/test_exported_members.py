@@ -177,6 +177,7 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "covenant.signing": [
         "Algorithm",
+        "Custody",
         "LocalKeySigner",
         "SignatureError",
         "Signer",

@@ -1,0 +1,114 @@
+"""The logged-in session of each PKCS#11 token in this process, shared and counted.
+
+PKCS#11 login is per process, not per session (v3 §5.6): a second ``C_Login`` fails with
+``CKR_USER_ALREADY_LOGGED_IN`` and ``C_Logout`` on any session logs all of them out. So
+every ``Pkcs11Signer`` over one token shares one session; the last to close logs out.
+The table mirrors state the PKCS#11 module keeps per process anyway (python-pkcs11 loads
+each module once per process); it is not an implicit "current" object.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import pkcs11
+from pkcs11 import exceptions as p11
+
+from covenant.errors import ConfigError
+
+if TYPE_CHECKING:
+    from covenant.signing.pkcs11 import Pkcs11Key
+
+
+def _fail(message: str) -> NoReturn:
+    """Raise ConfigError(message) without chaining the library exception."""
+    raise ConfigError(message) from None
+
+
+@dataclass
+class Shared:
+    """One logged-in session over a token, shared by the signers of this process."""
+
+    session: Any
+    pin_digest: bytes
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    users: int = 0
+
+
+class Sessions:
+    """The logged-in session of each token in this process, counted (see module doc)."""
+
+    _table: dict[tuple[str, str], Shared] = {}  # noqa: RUF012 - per process by design
+    _guard = threading.Lock()
+
+    @classmethod
+    def acquire(cls, where: Pkcs11Key, pin: str) -> Shared:
+        digest = hashlib.sha256(pin.encode()).digest()
+        lib = _load(where.module)
+        name = (str(where.module), where.token)
+        with cls._guard:
+            shared = cls._table.get(name)
+            if shared is None:
+                token = _token(lib, where)
+                try:
+                    session = token.open(user_pin=pin, rw=True)
+                except p11.PinIncorrect:
+                    _fail(f"wrong PIN for PKCS#11 token {where.token!r}; check {_src(where)}")
+                except (p11.PinLenRange, p11.PinInvalid):
+                    _fail(f"the PIN for token {where.token!r} is malformed; check {_src(where)}")
+                except p11.PinLocked:
+                    _fail(f"PKCS#11 token {where.token!r} has its user PIN locked")
+                except p11.PKCS11Error as exc:
+                    _fail(f"cannot log in to token {where.token!r}: {type(exc).__name__}")
+                shared = cls._table[name] = Shared(session, digest)
+            elif not hmac.compare_digest(shared.pin_digest, digest):
+                _fail(f"wrong PIN for PKCS#11 token {where.token!r}; check {_src(where)}")
+            shared.users += 1
+            return shared
+
+    @classmethod
+    def release(cls, where: Pkcs11Key, shared: Shared) -> None:
+        name = (str(where.module), where.token)
+        with cls._guard:
+            shared.users -= 1
+            if shared.users > 0:
+                return
+            cls._table.pop(name, None)
+            # A token that went away has nothing left to release.
+            with shared.lock, contextlib.suppress(p11.PKCS11Error):
+                shared.session.close()
+
+
+def _src(where: Pkcs11Key) -> str:
+    return f"the PIN in {where.pin_source.partition(':')[0]}:"
+
+
+def _load(module: Path) -> Any:
+    if not module.is_file():
+        _fail(
+            f"PKCS#11 module {module} does not exist; install the HSM's PKCS#11 library "
+            "(for SoftHSM2: apt-get install softhsm2) and give its path"
+        )
+    try:
+        return pkcs11.lib(str(module))
+    except (p11.PKCS11Error, OSError) as exc:
+        _fail(f"cannot load PKCS#11 module {module}: {type(exc).__name__}; is it a module?")
+
+
+def _token(lib: Any, where: Pkcs11Key) -> Any:
+    try:
+        return lib.get_token(token_label=where.token)
+    except p11.NoSuchToken:
+        labels = sorted(t.label for t in lib.get_tokens() if t.label)
+        _fail(
+            f"no PKCS#11 token labelled {where.token!r} in {where.module} "
+            f"(tokens: {labels}); initialise one or fix the label"
+        )
+    except p11.PKCS11Error as exc:
+        _fail(f"cannot list tokens of {where.module}: {type(exc).__name__}")
