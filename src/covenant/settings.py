@@ -47,6 +47,13 @@ class Settings(BaseModel):
             before it fails closed (``COVENANT_POLICY_TIMEOUT_S``, default 30).
         gateway_env: the ``COVENANT_GATEWAY_*`` limits as given, parsed by the
             gateway (``GatewayConfig.from_settings``), which alone reads them.
+        signer: which key signs audit checkpoints (``COVENANT_SIGNER``): empty (the
+            development key under the home folder), ``file:/path/key.pem``, an RFC 7512
+            ``pkcs11:`` URI, or the signing proxy's ``https://…/v1/keys/<label>``;
+            parsed by ``covenant.signing.config.open_signer``, which lists the forms.
+        signer_cert, signer_key, signer_ca: this client's TLS certificate and key, and
+            the CA that signed the proxy's certificate (``COVENANT_SIGNER_CERT``,
+            ``COVENANT_SIGNER_KEY``, ``COVENANT_SIGNER_CA``), for an ``https://`` signer.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -63,6 +70,10 @@ class Settings(BaseModel):
     policies_path: Path | None = None
     policy_timeout_s: int = Field(default=30, ge=1)
     gateway_env: dict[str, str] = Field(default_factory=dict)
+    signer: str = ""
+    signer_cert: Path | None = None
+    signer_key: Path | None = None
+    signer_ca: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -81,7 +92,16 @@ class Settings(BaseModel):
             policies_path=Path(p).expanduser() if (p := env.get("COVENANT_POLICIES")) else None,
             policy_timeout_s=_positive(env, "COVENANT_POLICY_TIMEOUT_S", 30),
             gateway_env={k: v for k, v in env.items() if k.startswith("COVENANT_GATEWAY_")},
+            signer=env.get("COVENANT_SIGNER", ""),
+            signer_cert=_path(env, "COVENANT_SIGNER_CERT"),
+            signer_key=_path(env, "COVENANT_SIGNER_KEY"),
+            signer_ca=_path(env, "COVENANT_SIGNER_CA"),
         )
+
+
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    text = env.get(name)
+    return Path(text).expanduser() if text else None
 
 
 def _positive(env: Mapping[str, str], name: str, default: int) -> int:

@@ -57,7 +57,10 @@ from covenant.signing import (
     verify_signature,
 )
 from covenant.signing.pkcs11 import Pkcs11Signer
+from covenant.signing.proxy import ProxySigner
+from covenant.testing.signing_proxy import LocalSigningProxy
 from covenant.testing.softhsm import SoftHsm
+from covenant.testing.tls import write_test_pki
 
 MESSAGE = b"checkpoint\nsize=42\nroot=abcd\n"
 
@@ -237,9 +240,60 @@ def _ec_key_on(hsm: SoftHsm) -> str:
     return label
 
 
+class ProxyHarness(SignerHarness):
+    """:class:`~covenant.signing.proxy.ProxySigner` through the session's signing proxy
+    (a real ``covenant signer serve`` process over the SoftHSM2 token), over mutual TLS;
+    a key reference is its label."""
+
+    proxy: LocalSigningProxy | None = None
+
+    def prepare(self, request: pytest.FixtureRequest) -> None:
+        self.proxy = request.getfixturevalue("signing_proxy")
+
+    def _proxy(self) -> LocalSigningProxy:
+        assert self.proxy is not None, "prepare() first"
+        return self.proxy
+
+    async def new_key(self, workdir: Path) -> str:
+        where = self._proxy().hsm.key()
+        await Pkcs11Signer.generate(where)
+        return where.key
+
+    def open(self, ref: str, **tls: Path) -> AbstractAsyncContextManager[Signer]:
+        proxy = self._proxy()
+        client = proxy.pki.clients["covenant-audit"]
+        files = {"cert": client.cert, "key": client.key, "ca": proxy.pki.ca, **tls}
+        url = ref if ref.startswith(("https:", "http:")) else proxy.url_for(ref)
+        return ProxySigner.open(url, **files)
+
+    def secret(self, ref: str) -> bytes | None:
+        return None  # the key is in the proxy's token
+
+    def misconfigurations(
+        self, workdir: Path
+    ) -> dict[str, Callable[[], AbstractAsyncContextManager[Signer]]]:
+        proxy = self._proxy()
+        stranger = write_test_pki(workdir / "stranger", clients=("mallory",))
+        mallory = stranger.clients["mallory"]
+        cases: dict[str, tuple[str, dict[str, Path]]] = {
+            "unknown key label": ("no-such-key", {}),
+            "plain http": (proxy.url_for("k").replace("https", "http"), {}),
+            "not a key URL": (f"https://127.0.0.1:{proxy.port}/v2/other/k/x", {}),
+            "missing client certificate file": ("k", {"cert": workdir / "none.crt"}),
+            "missing CA file": ("k", {"ca": workdir / "none-ca.crt"}),
+            "a proxy the CA does not vouch for": ("k", {"ca": stranger.ca}),
+            "a client certificate the proxy does not trust": (
+                "k",
+                {"cert": mallory.cert, "key": mallory.key},
+            ),
+        }
+        return {name: (lambda c=c: self.open(c[0], **c[1])) for name, c in cases.items()}
+
+
 HARNESSES = [
     pytest.param(LocalKeyFileHarness(), id="local-key-file"),
     pytest.param(Pkcs11Harness(), id="pkcs11"),
+    pytest.param(ProxyHarness(), id="proxy"),
 ]
 """Every Signer adapter; adding one is adding its harness here."""
 
