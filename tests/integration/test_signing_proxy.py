@@ -17,10 +17,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from covenant.gateway.signing_proxy import MAX_MESSAGE_BYTES
 from covenant.signing import Custody, verify_signature
 from covenant.signing.pkcs11 import Pkcs11Signer
 from covenant.signing.proxy import ProxySigner
-from covenant.signing.proxy_server import MAX_MESSAGE_BYTES
 from covenant.testing.signing_proxy import LocalSigningProxy
 from covenant.testing.tls import write_test_pki
 

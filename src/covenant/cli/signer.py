@@ -1,7 +1,7 @@
 """``covenant signer``: make a signing key on a PKCS#11 token, and serve the signing proxy.
 
 ``keygen`` generates an Ed25519 key pair on the token (the private key never leaves it)
-and prints its key id. ``serve`` runs the signing proxy (``covenant.signing.proxy_server``)
+and prints its key id. ``serve`` runs the signing proxy (``covenant.gateway.signing_proxy``)
 in front of that token over mutual TLS; workers then set
 ``COVENANT_SIGNER=https://host:port/v1/keys/<label>`` with their client certificate.
 The PIN is read from a file or an environment variable, never from the command line
@@ -81,7 +81,7 @@ def serve(
     port: Annotated[int, typer.Option("--port")] = 8760,
 ) -> None:
     """Serve the signing proxy for the token's keys, requiring client certificates."""
-    from covenant.signing.proxy_server import serve as serve_proxy
+    from covenant.gateway.signing_proxy import serve as serve_proxy
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", force=True)
     where = _where(module, token, "", pin_source)

@@ -2,7 +2,7 @@
 
 The spec says "signing uses KMS/HSM via signing proxy; no private keys stored in app":
 the process that runs workers holds only a client certificate, and the key stays in the
-HSM behind the proxy (``covenant signer serve``, :mod:`covenant.signing.proxy_server`).
+HSM behind the proxy (``covenant signer serve``, :mod:`covenant.gateway.signing_proxy`).
 The proxy knows who asked (the client certificate's subject) and logs it with every
 signature.
 

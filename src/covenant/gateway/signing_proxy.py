@@ -8,6 +8,10 @@ key id and the message's SHA-256 (never the message, never the PIN).
 
 For a real cloud KMS, either write a ``Signer`` adapter for it, or run this proxy in front
 of the HSM behind it (through its PKCS#11 module); see ``covenant.signing.proxy``.
+
+It lives beside the gateway, not in ``signing/``, because it is HTTP presentation: the
+domain folders import no web framework (``tests/unit/test_layout.py``). What it signs
+with is the ``Pkcs11Signer`` adapter, unchanged.
 """
 
 from __future__ import annotations
