@@ -205,18 +205,21 @@ def gateway_part(*, host: str, port: int) -> Part:
 
 def audit_part(options: AuditOptions | None = None) -> Part:
     """The audit worker: every record into the Merkle tree, signed checkpoints
-    (``options`` tune how often; the demo checkpoints promptly)."""
+    (``options`` tune how often; the demo checkpoints promptly) by the signer
+    ``COVENANT_SIGNER`` names (``covenant.signing.config``; the dev key by default)."""
 
     async def run(platform: Platform, stop: asyncio.Event) -> None:
-        from covenant.audit.worker import audit_signer, run_audit_worker
+        from covenant.audit.worker import run_audit_worker
+        from covenant.signing.config import open_signer
 
-        await run_audit_worker(
-            bus=platform.bus,
-            codec=platform.codec,
-            signer=audit_signer(platform.settings),
-            stop=stop,
-            options=options,
-        )
+        async with open_signer(platform.settings) as signer:
+            await run_audit_worker(
+                bus=platform.bus,
+                codec=platform.codec,
+                signer=signer,
+                stop=stop,
+                options=options,
+            )
 
     return run
 
