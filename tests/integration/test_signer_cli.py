@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 
 from covenant.signing.pkcs11 import Pkcs11Signer
+from covenant.testing._process import free_port
 from covenant.testing.softhsm import SoftHsm
+from covenant.testing.tls import TestPki
 
 
 def _keygen(hsm: SoftHsm, label: str, pin_source: str) -> subprocess.CompletedProcess[str]:
@@ -49,3 +51,24 @@ def test_keygen_with_a_wrong_pin_is_one_line_without_the_pin(
     assert "Traceback" not in done.stderr
     assert "99999999" not in done.stderr + done.stdout
     assert softhsm.pin_file.read_text() not in done.stderr + done.stdout
+
+
+def test_serve_with_a_wrong_pin_stops_at_start(
+    softhsm: SoftHsm, signing_pki: TestPki, tmp_path: Path
+) -> None:
+    wrong = tmp_path / "pin"
+    wrong.write_text("99999999")
+    done = subprocess.run(
+        [sys.executable, "-m", "covenant", "signer", "serve", "--module", str(softhsm.module),
+         "--token", softhsm.token, "--pin-source", f"file:{wrong}",
+         "--cert", str(signing_pki.server.cert), "--key", str(signing_pki.server.key),
+         "--client-ca", str(signing_pki.ca), "--port", str(free_port())],
+        env={**os.environ, **softhsm.env()},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "wrong PIN" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -74,7 +74,8 @@ def create_app(token: Pkcs11Key, peers: dict[tuple[str, int], str]) -> FastAPI:
                 except ConfigError as exc:
                     if "labelled" in str(exc):
                         raise HTTPException(404, f"no key {label!r}") from None
-                    raise
+                    log.error("cannot open key %r: %s", label, exc)  # no PIN in it
+                    raise HTTPException(503, "the proxy cannot use its token") from None
             return signers[label]
 
     app = FastAPI(title="Covenant signing proxy", docs_url=None, redoc_url=None)
@@ -178,7 +179,7 @@ async def serve(
     for name, path in (("--cert", cert), ("--key", key), ("--client-ca", client_ca)):
         if not path.is_file():
             raise ConfigError(f"signing proxy {name} {path} does not exist")
-    token.read_pin()  # a missing PIN fails now, not at the first request
+    await Pkcs11Signer.check_login(token)  # a wrong PIN fails now, not at a request
     peers: dict[tuple[str, int], str] = {}
     config = uvicorn.Config(
         _BodyCap(create_app(token, peers), _MAX_BODY),

@@ -168,6 +168,19 @@ class Pkcs11Signer:
         return cls(where, shared, private, pem)
 
     @classmethod
+    async def check_login(cls, where: Pkcs11Key) -> None:
+        """Log in to the token and out again: the module, token and PIN work.
+
+        Raises:
+            ConfigError: as :meth:`open`, except that no key is looked for.
+        """
+
+        def check() -> None:
+            _Sessions.release(where, _Sessions.acquire(where, where.read_pin()))
+
+        await asyncio.to_thread(check)
+
+    @classmethod
     async def generate(cls, where: Pkcs11Key) -> str:
         """Generate a new Ed25519 key pair on the token, labelled ``where.key``.
 
