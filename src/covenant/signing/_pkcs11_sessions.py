@@ -10,6 +10,7 @@ each module once per process); it is not an implicit "current" object.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import hashlib
 import hmac
 import threading
@@ -41,6 +42,53 @@ class Shared:
     users: int = 0
 
 
+_CKU_USER = 1
+_CKR_OK, _CKR_USER_ALREADY_LOGGED_IN = 0x00, 0x100
+_PIN_ERRORS = {
+    0xA0: "wrong PIN for PKCS#11 token {token!r}; check {src}",
+    0xA1: "the PIN for token {token!r} is malformed; check {src}",
+    0xA2: "the PIN for token {token!r} has the wrong length; check {src}",
+    0xA4: "PKCS#11 token {token!r} has its user PIN locked; unlock it with the SO PIN",
+}
+
+
+def _logged_in(where: Pkcs11Key, token: Any, pin: str) -> Any:
+    """A read-write session on ``token``, logged in as the user, leaking nothing on failure.
+
+    python-pkcs11's ``Token.open(user_pin=...)`` opens the session, then logs in, and on a
+    wrong PIN raises without closing the session it opened. So the session is opened
+    first, without a PIN, and ``C_Login`` called on it through the module's exported
+    symbol; on failure the session is closed. (A session opened without a PIN is also
+    never ``C_Logout``-ed by python-pkcs11: the login ends when the last session closes,
+    PKCS#11 v3 §5.6.) A module that exports only ``C_GetFunctionList`` gets the plain
+    ``Token.open`` path.
+    """
+    src = _src(where)
+    try:
+        c_login = ctypes.CDLL(str(where.module)).C_Login
+    except (OSError, AttributeError):
+        try:
+            return token.open(user_pin=pin, rw=True)
+        except p11.PinIncorrect:
+            _fail(_PIN_ERRORS[0xA0].format(token=where.token, src=src))
+        except p11.PKCS11Error as exc:
+            _fail(f"cannot log in to token {where.token!r}: {type(exc).__name__}")
+    c_login.restype = ctypes.c_ulong
+    c_login.argtypes = [ctypes.c_ulong, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_ulong]
+    try:
+        session = token.open(rw=True)
+    except p11.PKCS11Error as exc:
+        _fail(f"cannot open a session on token {where.token!r}: {type(exc).__name__}")
+    secret = pin.encode()
+    rv = int(c_login(session.handle, _CKU_USER, secret, len(secret)))
+    if rv in (_CKR_OK, _CKR_USER_ALREADY_LOGGED_IN):
+        return session
+    with contextlib.suppress(p11.PKCS11Error):
+        session.close()
+    message = _PIN_ERRORS.get(rv, "cannot log in to token {token!r}: CKR 0x" + f"{rv:X}")
+    _fail(message.format(token=where.token, src=src))
+
+
 class Sessions:
     """The logged-in session of each token in this process, counted (see module doc)."""
 
@@ -55,17 +103,7 @@ class Sessions:
         with cls._guard:
             shared = cls._table.get(name)
             if shared is None:
-                token = _token(lib, where)
-                try:
-                    session = token.open(user_pin=pin, rw=True)
-                except p11.PinIncorrect:
-                    _fail(f"wrong PIN for PKCS#11 token {where.token!r}; check {_src(where)}")
-                except (p11.PinLenRange, p11.PinInvalid):
-                    _fail(f"the PIN for token {where.token!r} is malformed; check {_src(where)}")
-                except p11.PinLocked:
-                    _fail(f"PKCS#11 token {where.token!r} has its user PIN locked")
-                except p11.PKCS11Error as exc:
-                    _fail(f"cannot log in to token {where.token!r}: {type(exc).__name__}")
+                session = _logged_in(where, _token(lib, where), pin)
                 shared = cls._table[name] = Shared(session, digest)
             elif not hmac.compare_digest(shared.pin_digest, digest):
                 _fail(f"wrong PIN for PKCS#11 token {where.token!r}; check {_src(where)}")
