@@ -8,6 +8,9 @@ is refused by the token.
 
 from __future__ import annotations
 
+import ctypes
+from dataclasses import replace
+
 import pkcs11
 import pytest
 from pkcs11 import Attribute, ObjectClass
@@ -65,3 +68,23 @@ async def test_the_pin_is_in_no_repr_or_error(softhsm: SoftHsm) -> None:
             pass
     assert pin not in str(excinfo.value)
     assert pin[::-1] not in str(excinfo.value)
+
+
+def _live_sessions(module: str) -> int:
+    """How many session handles the module answers for (SoftHSM2 numbers them from 1)."""
+    lib = ctypes.CDLL(module)
+    info = ctypes.create_string_buffer(64)  # CK_SESSION_INFO is 32 bytes on LP64
+    return sum(lib.C_GetSessionInfo(ctypes.c_ulong(h), info) == 0 for h in range(1, 512))
+
+
+async def test_a_wrong_pin_leaves_no_session_open(softhsm: SoftHsm) -> None:
+    where = softhsm.key()
+    await Pkcs11Signer.generate(where)
+    wrong = softhsm.folder / "wrong-pin-2"
+    wrong.write_text("0000")
+    before = _live_sessions(str(softhsm.module))
+    for _ in range(3):
+        with pytest.raises(ConfigError, match="wrong PIN"):
+            async with Pkcs11Signer.open(replace(where, pin_source=f"file:{wrong}")):
+                pass
+    assert _live_sessions(str(softhsm.module)) == before

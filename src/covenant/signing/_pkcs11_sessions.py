@@ -124,7 +124,8 @@ class Sessions:
 
 
 def _src(where: Pkcs11Key) -> str:
-    return f"the PIN in {where.pin_source.partition(':')[0]}:"
+    """Where the PIN came from (a variable's name or a file's path, never the PIN)."""
+    return f"the PIN source {where.pin_source}"
 
 
 def _load(module: Path) -> Any:
