@@ -18,6 +18,9 @@ import pytest
 from covenant.bus import Bus, open_bus
 from covenant.testing.kafka import LocalKafka
 from covenant.testing.postgres import LocalPostgres
+from covenant.testing.signing_proxy import LocalSigningProxy
+from covenant.testing.softhsm import SoftHsm, start_softhsm
+from covenant.testing.tls import TestPki, write_test_pki
 from ray_cluster import ray_cluster  # noqa: F401  (the session's local Ray cluster)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,6 +57,29 @@ def local_postgres() -> Iterator[LocalPostgres]:
     """One throwaway PostgreSQL server for the session; tests make their own databases."""
     with LocalPostgres() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def softhsm(tmp_path_factory: pytest.TempPathFactory) -> SoftHsm:
+    """One SoftHSM2 token for the session (the module is loaded once per process);
+    tests make their own keys on it under fresh labels. Fails, never skips, without
+    SoftHSM2 installed."""
+    return start_softhsm(tmp_path_factory.mktemp("softhsm"))
+
+
+@pytest.fixture(scope="session")
+def signing_pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
+    """A throwaway CA, the proxy's server certificate and one client's."""
+    return write_test_pki(tmp_path_factory.mktemp("pki"), clients=("covenant-audit",))
+
+
+@pytest.fixture(scope="session")
+def signing_proxy(
+    softhsm: SoftHsm, signing_pki: TestPki, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalSigningProxy]:
+    """``covenant signer serve`` over the session's SoftHSM2 token, in its own process."""
+    with LocalSigningProxy(softhsm, signing_pki, workdir=tmp_path_factory.mktemp("proxy")) as proxy:
+        yield proxy
 
 
 @pytest.fixture(params=["sqlite", pytest.param("kafka", marks=pytest.mark.kafka)])

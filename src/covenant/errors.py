@@ -38,6 +38,8 @@ re-exported there::
     │                                  (covenant.cli._demo_example; the message says what to do)
     ├── ServiceStartError              covenant.testing: a local test service did not start
     │                                  (log_file; also a RuntimeError)
+    ├── SoftHsmMissingError            covenant.testing.softhsm: SoftHSM2 is not installed or
+    │                                  made no token (also a RuntimeError)
     └── Problem                        covenant.gateway: an HTTP problem answer (status, kind)
 """
 

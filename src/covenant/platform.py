@@ -111,7 +111,11 @@ _FACTORIES: dict[str, Callable[[Resources], Worker]] = {
         metrics=TrainingMetrics.create(r.registry),
     ),
     "promotion": lambda r: make_promotion_worker(approvers=load_approvers(r.approvers_path)),
-    "notary": lambda r: make_notary_worker(r.require_signer()),
+    # One key (COVENANT_SIGNER) signs manifests and audit checkpoints alike, so every
+    # manifest vouches for the audit key its offline bundle's proofs verify under.
+    "notary": lambda r: make_notary_worker(
+        r.require_signer(), audit_key_id=r.require_signer().key_id
+    ),
 }
 WORKER_NAMES: tuple[str, ...] = tuple(_FACTORIES)
 
@@ -181,7 +185,9 @@ def workers_part(
         chosen = list(names) if names is not None else list(WORKER_NAMES)
         async with contextlib.AsyncExitStack() as stack:
             if "notary" in chosen:  # only the notary holds a signing key (or a session)
-                signer = await stack.enter_async_context(_open_signer(platform.settings))
+                from covenant.signing.config import open_signer
+
+                signer = await stack.enter_async_context(open_signer(platform.settings))
                 resources = replace(resources, signer=signer)
             await run_workers(
                 build_workers(chosen, resources=resources),
@@ -193,13 +199,6 @@ def workers_part(
             )
 
     return run
-
-
-@contextlib.asynccontextmanager
-async def _open_signer(settings: Settings) -> AsyncIterator[Signer]:
-    from covenant.audit.worker import audit_signer
-
-    yield audit_signer(settings)
 
 
 def promotion_clock_part(platform: Platform, stop: asyncio.Event) -> Coroutine[Any, Any, None]:
@@ -237,18 +236,21 @@ def gateway_part(*, host: str, port: int) -> Part:
 
 def audit_part(options: AuditOptions | None = None) -> Part:
     """The audit worker: every record into the Merkle tree, signed checkpoints
-    (``options`` tune how often; the demo checkpoints promptly)."""
+    (``options`` tune how often; the demo checkpoints promptly) by the signer
+    ``COVENANT_SIGNER`` names (``covenant.signing.config``; the dev key by default)."""
 
     async def run(platform: Platform, stop: asyncio.Event) -> None:
-        from covenant.audit.worker import audit_signer, run_audit_worker
+        from covenant.audit.worker import run_audit_worker
+        from covenant.signing.config import open_signer
 
-        await run_audit_worker(
-            bus=platform.bus,
-            codec=platform.codec,
-            signer=audit_signer(platform.settings),
-            stop=stop,
-            options=options,
-        )
+        async with open_signer(platform.settings) as signer:
+            await run_audit_worker(
+                bus=platform.bus,
+                codec=platform.codec,
+                signer=signer,
+                stop=stop,
+                options=options,
+            )
 
     return run
 

@@ -51,6 +51,13 @@ class Settings(BaseModel):
             None means nobody, so those promotions are blocked.
         gateway_env: the ``COVENANT_GATEWAY_*`` limits as given, parsed by the
             gateway (``GatewayConfig.from_settings``), which alone reads them.
+        signer: which key signs audit checkpoints (``COVENANT_SIGNER``): empty (the
+            development key under the home folder), ``file:/path/key.pem``, an RFC 7512
+            ``pkcs11:`` URI, or the signing proxy's ``https://…/v1/keys/<label>``;
+            parsed by ``covenant.signing.config.open_signer``, which lists the forms.
+        signer_cert, signer_key, signer_ca: this client's TLS certificate and key, and
+            the CA that signed the proxy's certificate (``COVENANT_SIGNER_CERT``,
+            ``COVENANT_SIGNER_KEY``, ``COVENANT_SIGNER_CA``), for an ``https://`` signer.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -68,6 +75,10 @@ class Settings(BaseModel):
     policy_timeout_s: int = Field(default=30, ge=1)
     approvers_path: Path | None = None
     gateway_env: dict[str, str] = Field(default_factory=dict)
+    signer: str = ""
+    signer_cert: Path | None = None
+    signer_key: Path | None = None
+    signer_ca: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -87,7 +98,16 @@ class Settings(BaseModel):
             policy_timeout_s=_positive(env, "COVENANT_POLICY_TIMEOUT_S", 30),
             approvers_path=Path(a).expanduser() if (a := env.get("COVENANT_APPROVERS")) else None,
             gateway_env={k: v for k, v in env.items() if k.startswith("COVENANT_GATEWAY_")},
+            signer=env.get("COVENANT_SIGNER", ""),
+            signer_cert=_path(env, "COVENANT_SIGNER_CERT"),
+            signer_key=_path(env, "COVENANT_SIGNER_KEY"),
+            signer_ca=_path(env, "COVENANT_SIGNER_CA"),
         )
+
+
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    text = env.get(name)
+    return Path(text).expanduser() if text else None
 
 
 def _positive(env: Mapping[str, str], name: str, default: int) -> int:

@@ -28,6 +28,7 @@ import pickle
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, get_args
 
@@ -48,12 +49,18 @@ from cryptography.hazmat.primitives.serialization import (
 from covenant.errors import CovenantError
 from covenant.signing import (
     Algorithm,
+    Custody,
     LocalKeySigner,
     SignatureError,
     Signer,
     key_id_for,
     verify_signature,
 )
+from covenant.signing.pkcs11 import Pkcs11Signer
+from covenant.signing.proxy import ProxySigner
+from covenant.testing.signing_proxy import LocalSigningProxy
+from covenant.testing.softhsm import SoftHsm
+from covenant.testing.tls import write_test_pki
 
 MESSAGE = b"checkpoint\nsize=42\nroot=abcd\n"
 
@@ -76,6 +83,10 @@ class SignerHarness(abc.ABC):
     that the suite can open a second signer over the same key and check that it is the
     same key to the outside world.
     """
+
+    def prepare(self, request: pytest.FixtureRequest) -> None:
+        """Reach the session's services (a SoftHSM2 token, a signing proxy) before use."""
+        del request  # most adapters need none
 
     @abc.abstractmethod
     async def new_key(self, workdir: Path) -> str:
@@ -168,9 +179,121 @@ class LocalKeyFileHarness(SignerHarness):
         return {name: (lambda ref=ref: self.open(ref)) for name, ref in refs.items()}
 
 
+class Pkcs11Harness(SignerHarness):
+    """:class:`~covenant.signing.Pkcs11Signer` over keys on the session's SoftHSM2 token;
+    a key reference is its label."""
+
+    hsm: SoftHsm | None = None
+
+    def prepare(self, request: pytest.FixtureRequest) -> None:
+        self.hsm = request.getfixturevalue("softhsm")
+
+    def _token(self) -> SoftHsm:
+        assert self.hsm is not None, "prepare() first"
+        return self.hsm
+
+    async def new_key(self, workdir: Path) -> str:
+        where = self._token().key()
+        await Pkcs11Signer.generate(where)
+        return where.key
+
+    def open(self, ref: str) -> AbstractAsyncContextManager[Signer]:
+        return Pkcs11Signer.open(self._token().key(ref))
+
+    def secret(self, ref: str) -> bytes | None:
+        return None  # the token never reveals it; test_pkcs11_token asserts so
+
+    def misconfigurations(
+        self, workdir: Path
+    ) -> dict[str, Callable[[], AbstractAsyncContextManager[Signer]]]:
+        hsm = self._token()
+        good = hsm.key("no-such-key")
+        wrong_pin = workdir / "wrong-pin"
+        wrong_pin.write_text("00000000")
+        cases = {
+            "missing module file": replace(good, module=workdir / "libnone.so"),
+            "not a module": replace(good, module=hsm.conf),
+            "unknown token": replace(good, token="no-such-token"),
+            "wrong PIN": replace(good, pin_source=f"file:{wrong_pin}"),
+            "missing PIN file": replace(good, pin_source=f"file:{workdir / 'none'}"),
+            "unset PIN variable": replace(good, pin_source="env:COVENANT_TEST_NO_SUCH_PIN"),
+            "bad PIN source": replace(good, pin_source="1234"),
+            "missing key label": good,
+            "not an Ed25519 key": hsm.key(_ec_key_on(hsm)),
+        }
+        return {name: (lambda w=w: Pkcs11Signer.open(w)) for name, w in cases.items()}
+
+
+def _ec_key_on(hsm: SoftHsm) -> str:
+    """Make a P-256 key pair on the token (with python-pkcs11 directly); its label."""
+    import pkcs11
+
+    label = f"p256-{os.urandom(4).hex()}"
+    token = pkcs11.lib(str(hsm.module)).get_token(token_label=hsm.token)
+    with token.open(user_pin=hsm.pin_file.read_text(), rw=True) as session:
+        params = session.create_domain_parameters(
+            pkcs11.KeyType.EC,
+            {pkcs11.Attribute.EC_PARAMS: bytes.fromhex("06082a8648ce3d030107")},
+            local=True,
+        )
+        params.generate_keypair(store=True, label=label)
+    return label
+
+
+class ProxyHarness(SignerHarness):
+    """:class:`~covenant.signing.proxy.ProxySigner` through the session's signing proxy
+    (a real ``covenant signer serve`` process over the SoftHSM2 token), over mutual TLS;
+    a key reference is its label."""
+
+    proxy: LocalSigningProxy | None = None
+
+    def prepare(self, request: pytest.FixtureRequest) -> None:
+        self.proxy = request.getfixturevalue("signing_proxy")
+
+    def _proxy(self) -> LocalSigningProxy:
+        assert self.proxy is not None, "prepare() first"
+        return self.proxy
+
+    async def new_key(self, workdir: Path) -> str:
+        where = self._proxy().hsm.key()
+        await Pkcs11Signer.generate(where)
+        return where.key
+
+    def open(self, ref: str, **tls: Path) -> AbstractAsyncContextManager[Signer]:
+        proxy = self._proxy()
+        client = proxy.pki.clients["covenant-audit"]
+        files = {"cert": client.cert, "key": client.key, "ca": proxy.pki.ca, **tls}
+        url = ref if ref.startswith(("https:", "http:")) else proxy.url_for(ref)
+        return ProxySigner.open(url, **files)
+
+    def secret(self, ref: str) -> bytes | None:
+        return None  # the key is in the proxy's token
+
+    def misconfigurations(
+        self, workdir: Path
+    ) -> dict[str, Callable[[], AbstractAsyncContextManager[Signer]]]:
+        proxy = self._proxy()
+        stranger = write_test_pki(workdir / "stranger", clients=("mallory",))
+        mallory = stranger.clients["mallory"]
+        cases: dict[str, tuple[str, dict[str, Path]]] = {
+            "unknown key label": ("no-such-key", {}),
+            "plain http": (proxy.url_for("k").replace("https", "http"), {}),
+            "not a key URL": (f"https://127.0.0.1:{proxy.port}/v2/other/k/x", {}),
+            "missing client certificate file": ("k", {"cert": workdir / "none.crt"}),
+            "missing CA file": ("k", {"ca": workdir / "none-ca.crt"}),
+            "a proxy the CA does not vouch for": ("k", {"ca": stranger.ca}),
+            "a client certificate the proxy does not trust": (
+                "k",
+                {"cert": mallory.cert, "key": mallory.key},
+            ),
+        }
+        return {name: (lambda c=c: self.open(c[0], **c[1])) for name, c in cases.items()}
+
+
 HARNESSES = [
     pytest.param(LocalKeyFileHarness(), id="local-key-file"),
-    # pytest.param(SoftHsmHarness(), id="pkcs11"),  # to come, with a marker for SoftHSM2
+    pytest.param(Pkcs11Harness(), id="pkcs11"),
+    pytest.param(ProxyHarness(), id="proxy"),
 ]
 """Every Signer adapter; adding one is adding its harness here."""
 
@@ -184,6 +307,7 @@ HARNESSES = [
 def harness(request: pytest.FixtureRequest) -> SignerHarness:
     value = request.param
     assert isinstance(value, SignerHarness)
+    value.prepare(request)
     return value
 
 
@@ -264,6 +388,7 @@ def open_descriptors() -> int:
 
 def test_is_a_signer_with_a_known_algorithm(signer: Signer) -> None:
     assert isinstance(signer, Signer)
+    assert isinstance(signer.custody, Custody)
     assert signer.algorithm == "ed25519"
     assert signer.algorithm in get_args(Algorithm)
     # ED25519 is "also the prefix of every Ed25519 key id".

@@ -209,6 +209,7 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "covenant.signing": [
         "Algorithm",
+        "Custody",
         "LocalKeySigner",
         "SignatureError",
         "Signer",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
 import time
@@ -96,9 +97,10 @@ def audit_key_path(settings: Settings) -> Path:
 def audit_signer(settings: Settings, *, path: Path | None = None) -> LocalKeySigner:
     """The audit worker's signer: the dev key file, created on first use.
 
-    This is the development signer. HSM and KMS signers plug in behind the same
-    ``Signer`` protocol (``run_audit_worker`` takes any ``Signer``), so production
-    never has the private key in a file or in Covenant's memory.
+    This is the development signer, what ``COVENANT_SIGNER`` means when it is empty.
+    ``covenant.signing.config.open_signer`` chooses the HSM or the signing proxy instead
+    (``run_audit_worker`` takes any ``Signer``), so production never has the private key
+    in a file or in Covenant's memory.
 
     Args:
         settings: where the home folder is.
@@ -246,14 +248,22 @@ def main(argv: list[str] | None = None) -> int:
     async def go() -> None:
         stop = asyncio.Event()
         install_stop_signals(stop)
-        signer = audit_signer(settings, path=args.key)
+        from covenant.signing.config import open_signer
+
         options = AuditOptions(
             checkpoint_every=args.checkpoint_every,
             checkpoint_interval_s=args.checkpoint_interval,
             batch_size=args.batch_size,
             instance=args.instance,
         )
-        async with open_bus(args.bus or settings.bus_url) as bus:
+        async with contextlib.AsyncExitStack() as stack:
+            # --key is a dev key file, created on first use; else COVENANT_SIGNER decides.
+            signer: Signer = (
+                audit_signer(settings, path=args.key)
+                if args.key
+                else await stack.enter_async_context(open_signer(settings))
+            )
+            bus = await stack.enter_async_context(open_bus(args.bus or settings.bus_url))
             await run_audit_worker(bus=bus, codec=codec, signer=signer, stop=stop, options=options)
 
     try:

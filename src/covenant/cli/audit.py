@@ -6,6 +6,7 @@ scripts and CI can gate on it; how a result is shown is in ``_audit_show``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -25,7 +26,7 @@ from covenant.audit.records import AuditError
 from covenant.audit.results import VerifyResult
 from covenant.audit.trail import load_trail
 from covenant.audit.verify import verify_live
-from covenant.audit.worker import audit_key_path, audit_signer
+from covenant.audit.worker import audit_key_path
 from covenant.bus.protocol import Position
 from covenant.cli._audit_show import file_records, progress, report
 from covenant.cli._support import (
@@ -244,12 +245,19 @@ def verify_proof(
 def public_key_command(
     ctx: typer.Context,
 ) -> None:
-    """Print the audit signer's public key (PEM), creating the dev key if there is none."""
+    """Print the audit signer's public key (PEM): the one COVENANT_SIGNER names, else the
+    dev key (created if there is none)."""
+    from covenant.signing.config import open_signer
+
+    async def read() -> bytes:
+        async with open_signer(settings(ctx)) as signer:
+            return signer.public_key_pem()
+
     try:
-        signer = audit_signer(settings(ctx))
+        pem = asyncio.run(read())
     except CovenantError as exc:
         raise fail(str(exc)) from exc
-    print(signer.public_key_pem().decode(), end="")
+    print(pem.decode(), end="")
 
 
 @audit_app.command()

@@ -75,12 +75,6 @@ class NotaryState(PromotionState):
         super().apply(message)
 
 
-def _custody(signer: Signer) -> KeyCustody:
-    """The signer's own account of where its key lives; unknown counts as development."""
-    value = getattr(signer, "custody", KeyCustody.DEVELOPMENT)
-    return KeyCustody(str(value))
-
-
 def make_notary_worker(signer: Signer, *, audit_key_id: str | None = None) -> Worker:
     """The ``notary`` worker, signing with ``signer``; ``audit_key_id`` is vouched for
     in every manifest, so offline bundles can trust the audit checkpoints' key."""
@@ -122,7 +116,7 @@ def make_notary_worker(signer: Signer, *, audit_key_id: str | None = None) -> Wo
                 manifest_id=message.manifest_id,
                 model_id=message.model_id,
                 signer_id=signer.key_id,
-                custody=_custody(signer),
+                custody=KeyCustody(signer.custody.value),
                 public_key_pem=signer.public_key_pem().decode(),
                 signature=envelope.signatures[0].sig,
                 payload_sha256=manifest_digest(envelope),

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from covenant.errors import ConfigError
-from covenant.signing.protocol import ED25519, Algorithm, key_id_for
+from covenant.signing.protocol import ED25519, Algorithm, Custody, key_id_for
 
 __all__ = ["LocalKeySigner"]
 
@@ -137,6 +137,11 @@ class LocalKeySigner:
     def algorithm(self) -> Algorithm:
         """Always ``"ed25519"``."""
         return ED25519
+
+    @property
+    def custody(self) -> Custody:
+        """Always ``development``: the key is in a file and in this process."""
+        return Custody.DEVELOPMENT
 
     @property
     def path(self) -> Path:

@@ -13,6 +13,7 @@ here: an auditor can check a signature with a PEM public key and nothing else.
 from __future__ import annotations
 
 import hashlib
+from enum import StrEnum
 from typing import Final, Literal, Protocol, TypeAlias, runtime_checkable
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -29,6 +30,7 @@ __all__ = [
     "ED25519",
     "ED25519_SIGNATURE_SIZE",
     "Algorithm",
+    "Custody",
     "SignatureError",
     "Signer",
     "key_id_for",
@@ -43,6 +45,25 @@ ED25519: Final[Algorithm] = "ed25519"
 
 ED25519_SIGNATURE_SIZE: Final = 64
 """Length in bytes of an Ed25519 signature (RFC 8032)."""
+
+
+class Custody(StrEnum):
+    """Who holds a signer's private key, as the signer itself declares it.
+
+    The promotion worker refuses ``development`` signatures for staging and production,
+    so every adapter must report this honestly: the value is a property of where the
+    key lives, never a setting a user can pick.
+    """
+
+    DEVELOPMENT = "development"
+    """The key is in a file or in this process's memory (``LocalKeySigner``)."""
+
+    HSM = "hsm"
+    """The key was generated on a PKCS#11 token and cannot leave it (``Pkcs11Signer``)."""
+
+    KMS = "kms"
+    """The key is in a remote key service: a cloud KMS, or Covenant's signing proxy in
+    front of an HSM (``ProxySigner``); this process only sends messages to be signed."""
 
 
 class SignatureError(CovenantError, ValueError):
@@ -69,7 +90,8 @@ class Signer(Protocol):
     """Anything that can sign on Covenant's behalf without handing out its key.
 
     Implementations: :class:`~covenant.signing.localkey.LocalKeySigner` for
-    development; HSM and KMS signers for production, later, behind this same shape.
+    development; :class:`~covenant.signing.pkcs11.Pkcs11Signer` (a PKCS#11 HSM) and
+    :class:`~covenant.signing.proxy.ProxySigner` (the signing proxy) for production.
     """
 
     @property
@@ -84,6 +106,12 @@ class Signer(Protocol):
     @property
     def algorithm(self) -> Algorithm:
         """The signature algorithm, recorded next to every signature."""
+        ...
+
+    @property
+    def custody(self) -> Custody:
+        """Where the private key lives; promotions to staging and production refuse
+        :attr:`Custody.DEVELOPMENT`."""
         ...
 
     async def sign(self, message: bytes) -> bytes:

@@ -22,6 +22,12 @@ starts nothing and needs no Java or PostgreSQL:
 * ``covenant.testing.kafka.LocalKafka``: a single-node KRaft broker.
 * ``covenant.testing.postgres.LocalPostgres``: a throwaway PostgreSQL cluster.
 * ``covenant.testing.s3.LocalS3``: an S3-compatible server (moto's).
+* ``covenant.testing.softhsm.start_softhsm``: a SoftHSM2 token in a folder (one per
+  process: the PKCS#11 module reads its configuration once).
+* ``covenant.testing.tls.write_test_pki``: a throwaway CA with server and client
+  certificates, for mutual TLS.
+* ``covenant.testing.signing_proxy.LocalSigningProxy``: ``covenant signer serve`` over a
+  SoftHSM2 token, as a process.
 """
 
 from covenant.testing import builders
