@@ -405,7 +405,7 @@ async def test_dump_is_deterministic_whatever_the_batching(fresh_url: Callable[[
             dumps.append(await store.dump())
             assert await store.dump() == dumps[-1]
     assert dumps[0] == dumps[1]
-    assert [len(rows) for rows in dumps[0].values()] == [3, 3, 0, 2, 3, 3, 10, 3, 8, 0]
+    assert [len(rows) for rows in dumps[0].values()] == [3, 3, 0, 2, 3, 3, 0, 10, 3, 8, 0]
 
 
 async def test_reset_drops_every_row_and_offset(store: ReadStore) -> None:

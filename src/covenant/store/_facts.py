@@ -22,6 +22,7 @@ from covenant.events.artifacts import ArtifactRejected, ArtifactStored
 from covenant.events.base import Message
 from covenant.events.datasets import DatasetCleared, DatasetRegistered, DatasetRejected
 from covenant.events.registry import ModelRegistered, ModelRejected
+from covenant.store._promotion_facts import project_promotion
 from covenant.store._schema import Param, Tx, as_time, to_json
 from covenant.store.views import EdgeKind
 
@@ -44,7 +45,7 @@ async def project(tx: Tx, message: Message) -> bool:
         entity = f"{message.family}:{message.version}"
         await _rejected(tx, message, entity=entity, reasons=message.reasons)
     else:
-        return False
+        return await project_promotion(tx, message)
     return True
 
 

@@ -72,6 +72,26 @@ def _strings(value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in json.loads(value))
 
 
+def _bytes(value: object) -> bytes | None:
+    return None if value is None else bytes(value)  # type: ignore[call-overload]
+
+
+async def _signatures(tx: Tx, model_ids: list[str]) -> dict[str, tuple[str, bytes]]:
+    """The latest manifest signature of each of ``model_ids`` (signer id, signature)."""
+    if not model_ids:
+        return {}
+    wanted = sorted(set(model_ids))
+    rows = await tx.fetch(
+        "SELECT model_id, signer_id, signature, signed_at, event_id FROM model_signatures"
+        + _in("model_id", wanted),
+        *wanted,
+    )
+    latest: dict[str, tuple[str, bytes]] = {}
+    for model_id, signer_id, signature, _at, _id in sorted(rows, key=lambda r: (r[3], r[4])):
+        latest[str(model_id)] = (str(signer_id), bytes(signature))
+    return latest
+
+
 async def models(
     tx: Tx, *, ids: Iterable[str] | None = None, family: str | None = None
 ) -> list[ModelView]:
@@ -105,6 +125,9 @@ async def models(
         changes[model_id].append(
             StatusChange(ModelStatus(status), as_time(changed_at), actor, event_id)
         )
+    for model_changes in changes.values():
+        model_changes.sort(key=lambda c: (c.changed_at, c.event_id))
+    signed = await _signatures(tx, [str(r[0]) for r in rows])
     views = [
         ModelView(
             model_id=r[0],
@@ -115,13 +138,13 @@ async def models(
             metrics={str(k): float(v) for k, v in json.loads(r[5]).items()},
             created_at=as_time(r[6]),
             created_by=r[7],
-            status=ModelStatus(r[8]),
-            signer_id=r[9],
-            signature=None if r[10] is None else bytes(r[10]),
+            status=changes[r[0]][-1].status if changes[r[0]] else ModelStatus(r[8]),
+            signer_id=signed[r[0]][0] if r[0] in signed else r[9],
+            signature=signed[r[0]][1] if r[0] in signed else _bytes(r[10]),
             dataset_refs=_strings(r[11]),
             parent_models=_strings(r[12]),
             provenance={str(k): str(v) for k, v in json.loads(r[13]).items()},
-            history=tuple(sorted(changes[r[0]], key=lambda c: (c.changed_at, c.event_id))),
+            history=tuple(changes[r[0]]),
             event_id=r[14],
         )
         for r in rows

@@ -210,6 +210,20 @@ TABLES: tuple[Table, ...] = (
         key=("model_id", "event_id"),
     ),
     Table(
+        "model_signatures",
+        (
+            Column("model_id"),
+            _EVENT,
+            Column("manifest_id"),
+            Column("signer_id"),
+            Column("custody"),
+            Column("signature", Kind.BYTES),
+            Column("payload_sha256"),
+            Column("signed_at", Kind.TIME),
+        ),
+        key=("model_id", "event_id"),
+    ),
+    Table(
         "lineage_edges",
         (Column("model_id"), Column("kind"), Column("source")),
         key=("model_id", "kind", "source"),

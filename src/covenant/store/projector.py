@@ -43,7 +43,13 @@ from covenant.events.codec import Codec
 from covenant.store import open_store
 from covenant.store._projection import Projection, ProjectionStats, StopRequestedError
 from covenant.store.protocol import ReadStore
-from covenant.topics import ARTIFACT_EVENTS, DATASET_EVENTS, MODEL_EVENTS, Topic
+from covenant.topics import (
+    ARTIFACT_EVENTS,
+    DATASET_EVENTS,
+    MODEL_EVENTS,
+    PROMOTION_EVENTS,
+    Topic,
+)
 
 __all__ = [
     "PROJECTED_TOPICS",
@@ -56,7 +62,12 @@ __all__ = [
 
 log = logging.getLogger("covenant.store.projector")
 
-PROJECTED_TOPICS: tuple[Topic, ...] = (DATASET_EVENTS, ARTIFACT_EVENTS, MODEL_EVENTS)
+PROJECTED_TOPICS: tuple[Topic, ...] = (
+    DATASET_EVENTS,
+    ARTIFACT_EVENTS,
+    MODEL_EVENTS,
+    PROMOTION_EVENTS,
+)
 _IDLE_WAIT_S = 0.2
 
 
