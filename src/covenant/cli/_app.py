@@ -19,6 +19,7 @@ from covenant.cli.audit import audit_app
 from covenant.cli.catalog import artifacts_app, datasets_app, models_app
 from covenant.cli.events import events_app, schemas_app
 from covenant.cli.finance import finance_app
+from covenant.cli.promotion import promotions_app
 from covenant.cli.signer import signer_app
 from covenant.cli.training import train_app
 from covenant.cli.verify import verify_app
@@ -47,6 +48,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(train_app, name="train")
 app.add_typer(finance_app, name="finance")
 app.add_typer(verify_app, name="verify")
+app.add_typer(promotions_app, name="promotions")
 app.add_typer(signer_app, name="signer")
 
 

@@ -29,10 +29,19 @@ from covenant.gateway.jobs import Jobs
 from covenant.gateway.limits import BodyLimit
 from covenant.gateway.outcomes import FOLLOWED, Outcomes
 from covenant.gateway.problems import PROBLEM_JSON, install_problem_handlers
+from covenant.gateway.promotion import add_promotion_routes
+from covenant.gateway.promotions import Promotions
 from covenant.gateway.queries import add_query_routes
 from covenant.gateway.training import add_training_routes
 from covenant.store.protocol import ReadStore
-from covenant.topics import ARTIFACT_COMMANDS, DATASET_COMMANDS, MODEL_COMMANDS, TRAIN_COMMANDS
+from covenant.topics import (
+    ARTIFACT_COMMANDS,
+    DATASET_COMMANDS,
+    MODEL_COMMANDS,
+    PROMOTION_COMMANDS,
+    SIGNING_COMMANDS,
+    TRAIN_COMMANDS,
+)
 
 _DESCRIPTION = """\
 Covenant's HTTP gateway: commands go onto the log, queries are answered from the
@@ -109,17 +118,27 @@ def create_app(
     )
     gateway = Gateway(bus, store, blobs, codec, outcomes, config)
     jobs = Jobs(bus=bus, codec=codec)
+    promotions = Promotions(bus=bus, codec=codec)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Idempotent; a gateway started before any worker still finds its topics.
-        commands = [DATASET_COMMANDS, ARTIFACT_COMMANDS, MODEL_COMMANDS, TRAIN_COMMANDS]
-        await bus.ensure_topics([*commands, *FOLLOWED, *jobs.topics])
+        commands = [
+            DATASET_COMMANDS,
+            ARTIFACT_COMMANDS,
+            MODEL_COMMANDS,
+            TRAIN_COMMANDS,
+            PROMOTION_COMMANDS,
+            SIGNING_COMMANDS,
+        ]
+        await bus.ensure_topics([*commands, *FOLLOWED, *jobs.topics, *promotions.topics])
         await outcomes.start()
         try:
             await jobs.start()  # the job view, rebuilt from the log before serving
+            await promotions.start()
             yield
         finally:
+            await promotions.stop()
             await jobs.stop()
             await outcomes.stop()
 
@@ -138,6 +157,7 @@ def create_app(
     add_artifact_routes(app.router, gateway)
     add_command_routes(app.router, gateway)
     add_training_routes(app.router, gateway, jobs)
+    add_promotion_routes(app.router, gateway, promotions)
 
     @read_route(app.router, "/healthz", "health", HealthDoc)
     async def health() -> Response:

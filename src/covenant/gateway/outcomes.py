@@ -45,13 +45,21 @@ from covenant.topics import (
     DATASET_EVENTS,
     DEADLETTER,
     MODEL_EVENTS,
+    PROMOTION_EVENTS,
     TRAIN_EVENTS,
     TopicKind,
 )
 
 log = logging.getLogger("covenant.gateway.outcomes")
 
-FOLLOWED = (DATASET_EVENTS, ARTIFACT_EVENTS, MODEL_EVENTS, TRAIN_EVENTS, DEADLETTER)
+FOLLOWED = (
+    DATASET_EVENTS,
+    ARTIFACT_EVENTS,
+    MODEL_EVENTS,
+    TRAIN_EVENTS,
+    PROMOTION_EVENTS,
+    DEADLETTER,
+)
 _RETRY_MIN_S = 0.1
 _RETRY_MAX_S = 5.0
 

@@ -16,6 +16,7 @@ from covenant.events.artifacts import ArtifactRejected, ArtifactStored
 from covenant.events.base import Message
 from covenant.events.datasets import DatasetRegistered, DatasetRejected
 from covenant.events.deadletter import DeadLettered
+from covenant.events.promotion import ApprovalRefused, LifecycleRefused, ManifestRefused
 from covenant.events.refusals import Refusal, RefusalCode
 from covenant.events.registry import ModelRegistered, ModelRejected
 from covenant.events.training import TrainingCancelled, TrainingQueued, TrainingRejected
@@ -88,6 +89,22 @@ def refusal(
     )
 
 
+def _refused(
+    event: ApprovalRefused | ManifestRefused | LifecycleRefused, command_id: str
+) -> Problem:
+    """A promotion-side refusal: 403 for an approval that does not count, 409 for a
+    lifecycle change the version's status does not allow, 422 for a manifest."""
+    if isinstance(event, ApprovalRefused):
+        return Problem(
+            403, "forbidden", event.reason, title="Approval refused", commandId=command_id
+        )
+    if isinstance(event, LifecycleRefused):
+        return Problem(
+            409, "conflict", event.reason, title=f"Cannot {event.action}", commandId=command_id
+        )
+    return Problem(422, "rejected", event.reason, title="Manifest not signed", commandId=command_id)
+
+
 def judge(event: Message, command_id: str) -> Verdict:
     """The verdict ``event`` carries for ``command_id``, the command it answers."""
     match event:
@@ -140,6 +157,8 @@ def judge(event: Message, command_id: str) -> Verdict:
             facts = event.model_dump(exclude={"meta"})
             doc = TrainingCancelledDoc(command_id=command_id, **facts)
             return _made(doc, ("get_training_job", {"job_id": event.job_id}))
+        case ApprovalRefused() | ManifestRefused() | LifecycleRefused():
+            return Verdict(problem=_refused(event, command_id))
         case DeadLettered():
             detail = (
                 f"the {event.worker} worker gave up on the command after {event.attempts} "

@@ -1,0 +1,138 @@
+"""The gateway's view of promotions: the promotion worker's own fold, read again.
+
+Like the job view (``covenant.gateway.jobs``): a ``PromotionState`` folded from the
+promotion, model and dataset events as global tables, caught up before every read,
+so what ``GET /promotions/{id}`` says is what the worker decides on. Beside it, each
+promotion's outcome: blocked with its reasons, or promoted with the signature link,
+and the approvals that were refused. In memory, rebuilt from the log at start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+
+from covenant.bus.protocol import Bus
+from covenant.events.base import Message
+from covenant.events.codec import Codec
+from covenant.events.promotion import (
+    ApprovalRefused,
+    ModelPromoted,
+    PromotionBlocked,
+    PromotionPending,
+)
+from covenant.promotion.state import Pending, PromotionState
+from covenant.runtime.tables import GlobalTables
+from covenant.topics import Topic
+
+__all__ = ["PromotionView", "Promotions"]
+
+
+@dataclass
+class _Outcome:
+    first: PromotionPending | PromotionBlocked | None = None
+    blocked: PromotionBlocked | None = None
+    promoted: ModelPromoted | None = None
+    refused: list[ApprovalRefused] = field(default_factory=list)
+
+
+@dataclass
+class _ViewState(PromotionState):
+    outcomes: dict[str, _Outcome] = field(default_factory=dict)
+    _seen: set[str] = field(default_factory=set)
+
+    def reset(self) -> None:
+        super().reset()
+        self.outcomes.clear()
+        self._seen.clear()
+
+    def apply(self, message: Message) -> None:
+        super().apply(message)
+        promotion_id = getattr(message, "promotion_id", None)
+        if not isinstance(promotion_id, str) or message.meta.event_id in self._seen:
+            return
+        self._seen.add(message.meta.event_id)
+        outcome = self.outcomes.setdefault(promotion_id, _Outcome())
+        if isinstance(message, PromotionPending | PromotionBlocked) and outcome.first is None:
+            outcome.first = message
+        if isinstance(message, PromotionBlocked):
+            outcome.blocked = message
+        elif isinstance(message, ModelPromoted):
+            outcome.promoted = message
+        elif isinstance(message, ApprovalRefused):
+            outcome.refused.append(message)
+
+
+@dataclass(frozen=True)
+class PromotionView:
+    """One promotion as a caller sees it.
+
+    Attributes:
+        status: ``pending``, ``blocked`` or ``promoted``.
+        pending: what it waits for, while pending (also kept for a decided one that
+            waited, so its approvals still show).
+    """
+
+    promotion_id: str
+    model_id: str
+    target: str
+    status: str
+    pending: Pending | None
+    blocked: PromotionBlocked | None
+    promoted: ModelPromoted | None
+    refused: tuple[ApprovalRefused, ...]
+    first: PromotionPending | PromotionBlocked
+
+
+class Promotions:
+    """The caught-up view; ``start`` rebuilds it, ``get`` is the read barrier."""
+
+    def __init__(self, *, bus: Bus, codec: Codec) -> None:
+        self._bus = bus
+        self._codec = codec
+        self._state = _ViewState()
+        self._tables: GlobalTables | None = None
+        self._stack = contextlib.AsyncExitStack()
+        self._lock = asyncio.Lock()
+
+    @property
+    def topics(self) -> tuple[Topic, ...]:
+        """The topics the view is folded from."""
+        return self._state.topics
+
+    async def start(self) -> None:
+        """Open the table reader and fold everything so far."""
+        if self._tables is None:
+            reader = await self._stack.enter_async_context(self._bus.table(self._state.topics))
+            self._tables = GlobalTables(
+                self._state, table=reader, codec=self._codec, worker="gateway"
+            )
+            await self._tables.rebuild()
+
+    async def stop(self) -> None:
+        """Close the reader; stopping twice is harmless."""
+        self._tables = None
+        await self._stack.aclose()
+
+    async def get(self, promotion_id: str) -> PromotionView | None:
+        """The promotion as of every record committed before this call, or None."""
+        async with self._lock:
+            if self._tables is not None:
+                await self._tables.catch_up()
+        outcome = self._state.outcomes.get(promotion_id)
+        if outcome is None or outcome.first is None:
+            return None
+        first = outcome.first
+        status = "promoted" if outcome.promoted else "blocked" if outcome.blocked else "pending"
+        return PromotionView(
+            promotion_id=promotion_id,
+            model_id=first.model_id,
+            target=first.target.value,
+            status=status,
+            pending=self._state.pending.get(promotion_id),
+            blocked=outcome.blocked,
+            promoted=outcome.promoted,
+            refused=tuple(outcome.refused),
+            first=first,
+        )
