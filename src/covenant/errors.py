@@ -29,6 +29,8 @@ re-exported there::
     │   ├── DiscrepancyError           the first discrepancy found (discrepancy)
     │   ├── ProofError                 a Merkle proof does not hold (also a ValueError)
     │   └── WalkError                  bytes the fast export scanner will not vouch for (internal)
+    ├── EvaluationError                covenant.evaluation: a model, test set or figure that
+    │                                  cannot be evaluated (code, field)
     ├── GatewayError                   covenant.client: the gateway refused or is unreachable
     │                                  (status, problem, refusals)
     ├── StopRequestedError             a stop arrived while waiting out a store error (internal)

@@ -151,6 +151,7 @@ PUBLIC: dict[str, list[str]] = {
         "parse_input",
         "parse_policy",
     ],
+    "covenant.evaluation": ["EvaluationError"],
     "covenant.training": ["TrainingContext"],
     "covenant.training.executors": [
         "DatasetInput",
