@@ -43,6 +43,12 @@ class MetricsConfig(Record):
     sensitive_attribute: str | None = Field(
         default=None, description="column whose groups fairness is computed over"
     )
+    ignore_columns: list[str] = Field(
+        default_factory=list, description="columns that are neither features nor truth"
+    )
+    positive_label: str | None = Field(
+        default=None, description="fairness's positive class; None: the model's last class"
+    )
     calibration_bins: int = Field(default=10, description="equal-width ECE bins")
     safety_checks: list[SafetyCheckConfig] = Field(default_factory=list)
 
