@@ -25,6 +25,8 @@ from covenant.catalog.workers import (
     make_registry_worker,
 )
 from covenant.errors import ConfigError
+from covenant.evaluation.runners import OnnxRunner
+from covenant.evaluation.worker import make_evaluation_worker
 from covenant.events.base import Message
 from covenant.events.codec import Codec
 from covenant.events.contract import default_codec
@@ -98,6 +100,9 @@ _FACTORIES: dict[str, Callable[[Resources], Worker]] = {
         executors=r.executors,
         default_executor=r.default_executor,
         metrics=TrainingMetrics.create(r.registry),
+    ),
+    "evaluation": lambda r: make_evaluation_worker(
+        blobs=r.require_blobs(), runners=(OnnxRunner(),)
     ),
 }
 WORKER_NAMES: tuple[str, ...] = tuple(_FACTORIES)
