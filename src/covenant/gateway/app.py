@@ -25,6 +25,8 @@ from covenant.gateway.commands import add_command_routes
 from covenant.gateway.config import GatewayConfig
 from covenant.gateway.context import Gateway, read_route
 from covenant.gateway.documents import HealthDoc
+from covenant.gateway.evaluation import add_evaluation_routes
+from covenant.gateway.evaluations import Evaluations
 from covenant.gateway.jobs import Jobs
 from covenant.gateway.limits import BodyLimit
 from covenant.gateway.outcomes import FOLLOWED, Outcomes
@@ -32,7 +34,13 @@ from covenant.gateway.problems import PROBLEM_JSON, install_problem_handlers
 from covenant.gateway.queries import add_query_routes
 from covenant.gateway.training import add_training_routes
 from covenant.store.protocol import ReadStore
-from covenant.topics import ARTIFACT_COMMANDS, DATASET_COMMANDS, MODEL_COMMANDS, TRAIN_COMMANDS
+from covenant.topics import (
+    ARTIFACT_COMMANDS,
+    DATASET_COMMANDS,
+    EVAL_COMMANDS,
+    MODEL_COMMANDS,
+    TRAIN_COMMANDS,
+)
 
 _DESCRIPTION = """\
 Covenant's HTTP gateway: commands go onto the log, queries are answered from the
@@ -52,6 +60,7 @@ _TAGS = [
     {"name": "models", "description": "The model registry."},
     {"name": "lineage", "description": "What was built from what."},
     {"name": "training", "description": "Training jobs: submit, follow, cancel, rerun."},
+    {"name": "evaluation", "description": "Evaluation runs: figures, fairness, gates."},
     {"name": "commands", "description": "The outcome of a submitted command."},
     {"name": "health", "description": "Liveness."},
 ]
@@ -109,17 +118,20 @@ def create_app(
     )
     gateway = Gateway(bus, store, blobs, codec, outcomes, config)
     jobs = Jobs(bus=bus, codec=codec)
+    evaluations = Evaluations(bus=bus, codec=codec)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Idempotent; a gateway started before any worker still finds its topics.
         commands = [DATASET_COMMANDS, ARTIFACT_COMMANDS, MODEL_COMMANDS, TRAIN_COMMANDS]
-        await bus.ensure_topics([*commands, *FOLLOWED, *jobs.topics])
+        await bus.ensure_topics([*commands, EVAL_COMMANDS, *FOLLOWED, *jobs.topics])
         await outcomes.start()
         try:
             await jobs.start()  # the job view, rebuilt from the log before serving
+            await evaluations.start()
             yield
         finally:
+            await evaluations.stop()
             await jobs.stop()
             await outcomes.stop()
 
@@ -134,10 +146,11 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=config.max_json_bytes, exempt_suffix="/artifact/upload")
     # Straight onto the app's router, hot reads first: routes are matched in order,
     # and every included router would be one more level to match through.
-    add_query_routes(app.router, gateway)
+    add_query_routes(app.router, gateway, evaluations)
     add_artifact_routes(app.router, gateway)
     add_command_routes(app.router, gateway)
     add_training_routes(app.router, gateway, jobs)
+    add_evaluation_routes(app.router, gateway, evaluations)
 
     @read_route(app.router, "/healthz", "health", HealthDoc)
     async def health() -> Response:

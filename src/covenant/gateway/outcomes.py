@@ -44,6 +44,7 @@ from covenant.topics import (
     ARTIFACT_EVENTS,
     DATASET_EVENTS,
     DEADLETTER,
+    EVAL_EVENTS,
     MODEL_EVENTS,
     TRAIN_EVENTS,
     TopicKind,
@@ -51,7 +52,14 @@ from covenant.topics import (
 
 log = logging.getLogger("covenant.gateway.outcomes")
 
-FOLLOWED = (DATASET_EVENTS, ARTIFACT_EVENTS, MODEL_EVENTS, TRAIN_EVENTS, DEADLETTER)
+FOLLOWED = (
+    DATASET_EVENTS,
+    ARTIFACT_EVENTS,
+    MODEL_EVENTS,
+    TRAIN_EVENTS,
+    EVAL_EVENTS,
+    DEADLETTER,
+)
 _RETRY_MIN_S = 0.1
 _RETRY_MAX_S = 5.0
 
