@@ -18,10 +18,12 @@ from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
 from covenant.blobs import FolderBlobStore
 from covenant.bus import Bus
+from covenant.bus.protocol import Outgoing
 from covenant.evaluation.gates import load_gates
 from covenant.evaluation.runners import OnnxRunner
 from covenant.evaluation.worker import make_evaluation_worker
 from covenant.events.artifacts import ArtifactStored
+from covenant.events.deadletter import DeadLettered
 from covenant.events.evaluation import (
     EvaluationCompleted,
     EvaluationFailed,
@@ -31,7 +33,7 @@ from covenant.events.evaluation import (
 from covenant.events.refusals import RefusalCode
 from covenant.platform import Resources, build_workers
 from covenant.testing import builders, collect, embedded_log, publish, running, wait_for
-from covenant.topics import EVAL_EVENTS
+from covenant.topics import EVAL_COMMANDS, EVAL_EVENTS
 from eval_models import digits_test_set, digits_test_set_bytes, fitted, onnx_bytes
 
 GATES = """
@@ -176,6 +178,15 @@ async def test_unknown_things_and_tampered_bytes_fail_with_a_reason(world: World
     )
     mismatch = await wait_for(world.bus, EvaluationFailed, lambda e: e.eval_id == "eval-tampered")
     assert "refusing to use them" in mismatch.reasons[0]
+
+
+async def test_garbage_is_dead_lettered_and_the_worker_keeps_going(world: World) -> None:
+    await world.bus.publish([Outgoing(EVAL_COMMANDS, b"digits:1.0.0", b"\xc3\x01 garbage")])
+    await publish(world.bus, _run("eval-after", "strict:1.0.0"))
+    dead = await wait_for(world.bus, DeadLettered, lambda d: d.worker == "evaluation")
+    assert dead.worker == "evaluation"
+    after = await wait_for(world.bus, EvaluationCompleted, lambda e: e.eval_id == "eval-after")
+    assert after.model_id == "strict:1.0.0"
 
 
 def _tamper(path: Path, data: bytes) -> None:

@@ -185,7 +185,9 @@ async def fetch_verified(store: BlobStore, dataset: DatasetInput, data_dir: Path
     try:
         actual = await copy()
     except CovenantError as exc:
-        raise CovenantError(f"dataset {dataset.name!r}: {type(exc).__name__}: {exc}") from exc
+        raise CovenantError(
+            f"dataset {dataset.name!r}: {type(exc).__name__}: {exc}", retriable=exc.retriable
+        ) from exc
     if actual != dataset.checksum:
         path.unlink(missing_ok=True)
         raise CovenantError(
