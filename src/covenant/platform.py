@@ -25,8 +25,6 @@ from covenant.catalog.workers import (
     make_registry_worker,
 )
 from covenant.errors import ConfigError
-from covenant.evaluation.runners import OnnxRunner
-from covenant.evaluation.worker import make_evaluation_worker
 from covenant.events.base import Message
 from covenant.events.codec import Codec
 from covenant.events.contract import default_codec
@@ -86,6 +84,20 @@ class Resources:
         return self.blobs
 
 
+def _evaluation_worker(resources: Resources) -> Worker:
+    """The evaluation worker, imported only when built: it needs numpy and the
+    ``eval`` extra, which a control plane that never evaluates need not install."""
+    try:
+        from covenant.evaluation.runners import OnnxRunner
+        from covenant.evaluation.worker import make_evaluation_worker
+    except ImportError as exc:
+        raise ConfigError(
+            f"the evaluation worker needs the eval extra ({exc.name} is missing): "
+            "pip install 'covenant[eval]'"
+        ) from exc
+    return make_evaluation_worker(blobs=resources.require_blobs(), runners=(OnnxRunner(),))
+
+
 # The composition root decides which workers exist; no capability module imports
 # the others. A new capability adds its factory here.
 _FACTORIES: dict[str, Callable[[Resources], Worker]] = {
@@ -101,9 +113,7 @@ _FACTORIES: dict[str, Callable[[Resources], Worker]] = {
         default_executor=r.default_executor,
         metrics=TrainingMetrics.create(r.registry),
     ),
-    "evaluation": lambda r: make_evaluation_worker(
-        blobs=r.require_blobs(), runners=(OnnxRunner(),)
-    ),
+    "evaluation": lambda r: _evaluation_worker(r),
 }
 WORKER_NAMES: tuple[str, ...] = tuple(_FACTORIES)
 
