@@ -113,7 +113,7 @@ async def test_figures_agree_with_the_libraries_and_the_report_is_stored(world: 
     assert fair.demographic_parity_difference == pytest.approx(dp, abs=1e-3)
     assert {g.group for g in fair.groups} == {"even", "odd"}
 
-    assert done.gate_family == "digits"
+    assert (done.gate_family, done.gates_version) == ("digits", "test.1")
     assert done.passed is all(g.passed for g in done.gates)
     assert [g.name for g in done.gates] == [
         "min_accuracy",

@@ -136,6 +136,7 @@ async def _evaluate(
         model_id=command.model_id,
         model_family=model.family,
         gate_family=result.gate_family,
+        gates_version=result.gates_version,
         passed=result.passed,
         gates=result.gates,
         task=result.task,

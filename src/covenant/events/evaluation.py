@@ -126,6 +126,7 @@ class EvaluationCompleted(Event, type="eval.completed", topic=EVAL_EVENTS):
     model_id: str
     model_family: str
     gate_family: str = Field(description="the gates.toml section used (the family or default)")
+    gates_version: str = Field(description="the gates file's version")
     passed: bool
     gates: list[GateVerdict]
     task: TaskMetrics

@@ -162,6 +162,7 @@ class EvaluationDoc(Document):
     status: str  # completed | failed
     passed: bool | None = None
     gate_family: str | None = None
+    gates_version: str | None = None
     gates: list[GateVerdict] = []
     task: TaskMetrics | None = None
     fairness: list[FairnessFigures] = []
@@ -188,6 +189,7 @@ class EvaluationDoc(Document):
             status="completed",
             passed=event.passed,
             gate_family=event.gate_family,
+            gates_version=event.gates_version,
             gates=event.gates,
             task=event.task,
             fairness=event.fairness,

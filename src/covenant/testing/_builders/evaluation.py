@@ -68,6 +68,7 @@ def evaluation_completed(
         eval_id=eval_id,
         model_family=model_id.rpartition(":")[0] or model_id,
         gate_family="default",
+        gates_version="2026.12.1",
         passed=passed,
         gates=verdicts,
         task=ev.TaskMetrics(
