@@ -20,7 +20,8 @@ from covenant.blobs import FolderBlobStore
 from covenant.bus import Bus
 from covenant.bus.protocol import Outgoing
 from covenant.evaluation.gates import load_gates
-from covenant.evaluation.runners import OnnxRunner
+from covenant.evaluation.runners import CallableRunner, OnnxRunner, Predictions
+from covenant.evaluation.runners.callable import callable_model_file
 from covenant.evaluation.worker import make_evaluation_worker
 from covenant.events.artifacts import ArtifactStored
 from covenant.events.deadletter import DeadLettered
@@ -34,7 +35,7 @@ from covenant.events.refusals import RefusalCode
 from covenant.platform import Resources, build_workers
 from covenant.testing import builders, collect, embedded_log, publish, running, wait_for
 from covenant.topics import EVAL_COMMANDS, EVAL_EVENTS
-from eval_models import digits_test_set, digits_test_set_bytes, fitted, onnx_bytes
+from eval_models import as_callable, digits_test_set, digits_test_set_bytes, fitted, onnx_bytes
 
 GATES = """
 version = "test.1"
@@ -187,6 +188,40 @@ async def test_garbage_is_dead_lettered_and_the_worker_keeps_going(world: World)
     assert dead.worker == "evaluation"
     after = await wait_for(world.bus, EvaluationCompleted, lambda e: e.eval_id == "eval-after")
     assert after.model_id == "strict:1.0.0"
+
+
+async def test_an_in_process_model_with_nan_outputs_fails_by_name(tmp_path: Path) -> None:
+    def nan_model(features: np.ndarray) -> Predictions:
+        proba = np.full((len(features), 10), np.nan)
+        return Predictions(["0"] * len(features), proba, [str(i) for i in range(10)])
+
+    runner = CallableRunner({"nan": nan_model, "good": as_callable(fitted())})
+    async with embedded_log(tmp_path) as bus, FolderBlobStore(tmp_path / "blobs") as blobs:
+        data = await blobs.put(source=io.BytesIO(digits_test_set_bytes()), media_type="text/csv")
+        nan = await blobs.put(source=io.BytesIO(callable_model_file("nan")), media_type="x")
+        good = await blobs.put(source=io.BytesIO(callable_model_file("good")), media_type="x")
+        await publish(
+            bus,
+            builders.dataset_registered("digits-test:v1", checksum=data.artifact_id),
+            builders.model_registered("nan:1.0.0", artifact_id=nan.artifact_id),
+            builders.model_registered("good:1.0.0", artifact_id=good.artifact_id),
+            _run("eval-nan", "nan:1.0.0"),
+            _run("eval-good", "good:1.0.0"),
+        )
+        worker = make_evaluation_worker(blobs=blobs, runners=(runner, OnnxRunner()))
+        async with running(bus, [worker]):
+            failed = await wait_for(bus, EvaluationFailed, lambda e: e.eval_id == "eval-nan")
+            done = await wait_for(bus, EvaluationCompleted, lambda e: e.eval_id == "eval-good")
+    assert "NaN" in failed.reasons[0]
+    assert done.gate_family == "default"  # no [families.good]: the built-in default
+    assert done.task.accuracy == pytest.approx(
+        float(
+            np.mean(
+                fitted().predict(digits_test_set().features).astype(str)
+                == np.asarray(digits_test_set().labels)
+            )
+        )
+    )
 
 
 def _tamper(path: Path, data: bytes) -> None:

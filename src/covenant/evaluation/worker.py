@@ -114,7 +114,12 @@ async def _evaluate(
     def work() -> tuple[decisions.Figures, bytes]:
         data = _read(command, payloads)
         out = _run(runners, model_bytes, data)
-        result = decisions.figures(command, family=model.family, data=data, out=out, book=book)
+        try:
+            result = decisions.figures(command, family=model.family, data=data, out=out, book=book)
+        except (ValueError, TypeError, ArithmeticError, IndexError, KeyError) as exc:
+            # scikit-learn and fairlearn refuse inputs with these; translated here so
+            # the evaluation still gets its one outcome instead of a dead letter.
+            raise EvaluationError(f"the outputs could not be scored: {exc}") from exc
         return result, decisions.report(command, result, checksums)
 
     result, document = await asyncio.to_thread(work)
