@@ -28,6 +28,25 @@ def digits_csv() -> bytes:
     return ("\n".join(lines) + "\n").encode("ascii")
 
 
+def evaluation_csv(*, rows: slice = slice(None)) -> bytes:
+    """The digits as a Covenant test set (``covenant.evaluation.testsets``' format):
+    ``p0,...,p63,label,group``, pixels scaled to 0-1 as ``load`` gives them to the
+    model, so the ONNX model ``train`` writes scores the file as it is.
+
+    ``group`` is a SYNTHETIC sensitive attribute, ``"even"`` or ``"odd"`` by the row's
+    index in the full data set: deterministic, unrelated to the images, there only so
+    the fairness figures have groups to compare. ``rows`` picks a slice of the images.
+    """
+    digits = load_digits()
+    header = ",".join(f"p{i}" for i in range(N_FEATURES)) + ",label,group"
+    lines = [header]
+    indices = range(len(digits.target))[rows]
+    for i in indices:
+        pixels = ",".join(repr(float(v) / 16.0) for v in digits.data[i])
+        lines.append(f"{pixels},{digits.target[i]},{'even' if i % 2 == 0 else 'odd'}")
+    return ("\n".join(lines) + "\n").encode("ascii")
+
+
 def export(path: Path) -> Path:
     """Write the data set to ``path``; the path."""
     path.write_bytes(digits_csv())

@@ -31,6 +31,8 @@ re-exported there::
     │   └── WalkError                  bytes the fast export scanner will not vouch for (internal)
     ├── ProvenanceError                covenant.provenance: a manifest, envelope, watermark
     │                                  or bundle that is not what was signed (name)
+    ├── EvaluationError                covenant.evaluation: a model, test set or figure that
+    │                                  cannot be evaluated (code, field)
     ├── GatewayError                   covenant.client: the gateway refused or is unreachable
     │                                  (status, problem, refusals)
     ├── StopRequestedError             a stop arrived while waiting out a store error (internal)

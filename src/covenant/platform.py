@@ -95,6 +95,20 @@ class Resources:
         return self.signer
 
 
+def _evaluation_worker(resources: Resources) -> Worker:
+    """The evaluation worker, imported only when built: it needs numpy and the
+    ``eval`` extra, which a control plane that never evaluates need not install."""
+    try:
+        from covenant.evaluation.runners import OnnxRunner
+        from covenant.evaluation.worker import make_evaluation_worker
+    except ImportError as exc:
+        raise ConfigError(
+            f"the evaluation worker needs the eval extra ({exc.name} is missing): "
+            "pip install 'covenant[eval]'"
+        ) from exc
+    return make_evaluation_worker(blobs=resources.require_blobs(), runners=(OnnxRunner(),))
+
+
 # The composition root decides which workers exist; no capability module imports
 # the others. A new capability adds its factory here.
 _FACTORIES: dict[str, Callable[[Resources], Worker]] = {
@@ -116,6 +130,7 @@ _FACTORIES: dict[str, Callable[[Resources], Worker]] = {
     "notary": lambda r: make_notary_worker(
         r.require_signer(), audit_key_id=r.require_signer().key_id
     ),
+    "evaluation": lambda r: _evaluation_worker(r),
 }
 WORKER_NAMES: tuple[str, ...] = tuple(_FACTORIES)
 

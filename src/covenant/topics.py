@@ -61,6 +61,12 @@ TRAIN_COMMANDS = Topic(
     "training jobs: submit, cancel, and what executors observed of their runs",
 )
 TRAIN_EVENTS = Topic("covenant.evt.train", 3, TopicKind.EVENT, "training job facts, one per step")
+EVAL_COMMANDS = Topic(
+    "covenant.cmd.eval", 3, TopicKind.COMMAND, "evaluation requests, keyed by model id"
+)
+EVAL_EVENTS = Topic(
+    "covenant.evt.eval", 3, TopicKind.EVENT, "evaluation outcomes with every figure and gate"
+)
 RUN_COMMANDS = Topic(
     "covenant.cmd.run", 3, TopicKind.COMMAND, "dispatches to executors: start or stop one run"
 )
@@ -130,6 +136,8 @@ ALL_TOPICS: tuple[Topic, ...] = (
     MODEL_EVENTS,
     TRAIN_COMMANDS,
     TRAIN_EVENTS,
+    EVAL_COMMANDS,
+    EVAL_EVENTS,
     RUN_COMMANDS,
     POLICY_COMMANDS,
     POLICY_EVENTS,

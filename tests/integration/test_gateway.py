@@ -467,6 +467,8 @@ async def test_the_openapi_document_lists_every_route(gw: Gateway) -> None:
         ("POST", "/train/jobs/{job_id}/cancel"),
         ("POST", "/train/jobs/{job_id}/rerun"),
         ("GET", "/train/jobs/{job_id}/logs"),
+        ("POST", "/eval/run"),
+        ("GET", "/eval/{eval_id}"),
         ("GET", "/healthz"),
     }
     assert all(op.get("summary") for ops in document["paths"].values() for op in ops.values())

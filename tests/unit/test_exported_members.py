@@ -183,6 +183,18 @@ PUBLIC: dict[str, list[str]] = {
         "verify_envelope",
         "verify_model_files",
     ],
+    "covenant.evaluation": [
+        "CallableRunner",
+        "EvaluationError",
+        "GateBook",
+        "ModelRunner",
+        "OnnxRunner",
+        "Predictions",
+        "TestSet",
+        "load_gates",
+        "make_evaluation_worker",
+        "read_test_set",
+    ],
     "covenant.training": ["TrainingContext"],
     "covenant.training.executors": [
         "DatasetInput",

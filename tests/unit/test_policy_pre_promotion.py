@@ -122,3 +122,16 @@ def test_a_high_risk_model_needs_multisig_for_prod_only(policy: Policy) -> None:
         ("high-risk-needs-multisig", "require_multisig")
     ]
     assert judged(policy, target=Environment.STAGING, provenance=high, d1=dataset()).matched == []
+
+
+def test_fairness_out_of_bounds_is_refused_naming_the_attribute(policy: Policy) -> None:
+    fair = {"demographic_parity_difference": 0.05, "equalized_odds_difference": 0.1}
+    unfair = {"demographic_parity_difference": 0.31, "equalized_odds_difference": 0.1}
+    facts = {"accuracy": 0.97, "fairness": {"group": fair, "region": unfair}}
+    decision = judged(policy, evaluation=EvaluationView("e1", True, facts=facts), d1=dataset())
+    assert ids(decision) == ["fairness-out-of-bounds"]
+    assert "fairness over region" in decision.matched[0].reason
+    assert "0.31" in decision.matched[0].reason
+    facts["fairness"] = {"group": fair}
+    evaluation = EvaluationView("e1", True, facts=facts)
+    assert judged(policy, evaluation=evaluation, d1=dataset()).allowed

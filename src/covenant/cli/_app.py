@@ -17,6 +17,7 @@ from covenant.cli import demo, platform, trace
 from covenant.cli._support import out
 from covenant.cli.audit import audit_app
 from covenant.cli.catalog import artifacts_app, datasets_app, models_app
+from covenant.cli.evaluation import eval_app
 from covenant.cli.events import events_app, schemas_app
 from covenant.cli.finance import finance_app
 from covenant.cli.promotion import promotions_app
@@ -46,6 +47,7 @@ app.add_typer(artifacts_app, name="artifacts")
 app.add_typer(models_app, name="models")
 app.add_typer(audit_app, name="audit")
 app.add_typer(train_app, name="train")
+app.add_typer(eval_app, name="eval")
 app.add_typer(finance_app, name="finance")
 app.add_typer(verify_app, name="verify")
 app.add_typer(promotions_app, name="promotions")

@@ -26,6 +26,7 @@ from covenant.events.datasets import (
     RegisterDataset,
 )
 from covenant.events.deadletter import DeadLettered
+from covenant.events.evaluation import EvaluationCompleted, EvaluationFailed, RunEvaluation
 from covenant.events.finance import ChargebackRecorded, UsageRecorded
 from covenant.events.policy import PolicyDecided, RequestPolicy
 from covenant.events.promotion import (
@@ -97,6 +98,9 @@ MESSAGE_TYPES: tuple[type[Message], ...] = (
     TrainingReproduced,
     StartRun,
     StopRun,
+    RunEvaluation,
+    EvaluationCompleted,
+    EvaluationFailed,
     RequestPolicy,
     PolicyDecided,
     AllocationRequested,

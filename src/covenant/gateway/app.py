@@ -25,6 +25,8 @@ from covenant.gateway.commands import add_command_routes
 from covenant.gateway.config import GatewayConfig
 from covenant.gateway.context import Gateway, read_route
 from covenant.gateway.documents import HealthDoc
+from covenant.gateway.evaluation import add_evaluation_routes
+from covenant.gateway.evaluations import Evaluations
 from covenant.gateway.jobs import Jobs
 from covenant.gateway.limits import BodyLimit
 from covenant.gateway.outcomes import FOLLOWED, Outcomes
@@ -37,6 +39,7 @@ from covenant.store.protocol import ReadStore
 from covenant.topics import (
     ARTIFACT_COMMANDS,
     DATASET_COMMANDS,
+    EVAL_COMMANDS,
     MODEL_COMMANDS,
     PROMOTION_COMMANDS,
     SIGNING_COMMANDS,
@@ -61,6 +64,7 @@ _TAGS = [
     {"name": "models", "description": "The model registry."},
     {"name": "lineage", "description": "What was built from what."},
     {"name": "training", "description": "Training jobs: submit, follow, cancel, rerun."},
+    {"name": "evaluation", "description": "Evaluation runs: figures, fairness, gates."},
     {"name": "commands", "description": "The outcome of a submitted command."},
     {"name": "health", "description": "Liveness."},
 ]
@@ -119,6 +123,7 @@ def create_app(
     gateway = Gateway(bus, store, blobs, codec, outcomes, config)
     jobs = Jobs(bus=bus, codec=codec)
     promotions = Promotions(bus=bus, codec=codec)
+    evaluations = Evaluations(bus=bus, codec=codec)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -128,16 +133,20 @@ def create_app(
             ARTIFACT_COMMANDS,
             MODEL_COMMANDS,
             TRAIN_COMMANDS,
+            EVAL_COMMANDS,
             PROMOTION_COMMANDS,
             SIGNING_COMMANDS,
         ]
-        await bus.ensure_topics([*commands, *FOLLOWED, *jobs.topics, *promotions.topics])
+        views = [*jobs.topics, *promotions.topics, *evaluations.topics]
+        await bus.ensure_topics([*commands, *FOLLOWED, *views])
         await outcomes.start()
         try:
             await jobs.start()  # the job view, rebuilt from the log before serving
             await promotions.start()
+            await evaluations.start()
             yield
         finally:
+            await evaluations.stop()
             await promotions.stop()
             await jobs.stop()
             await outcomes.stop()
@@ -153,11 +162,12 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=config.max_json_bytes, exempt_suffix="/artifact/upload")
     # Straight onto the app's router, hot reads first: routes are matched in order,
     # and every included router would be one more level to match through.
-    add_query_routes(app.router, gateway)
+    add_query_routes(app.router, gateway, evaluations)
     add_artifact_routes(app.router, gateway)
     add_command_routes(app.router, gateway)
     add_training_routes(app.router, gateway, jobs)
     add_promotion_routes(app.router, gateway, promotions)
+    add_evaluation_routes(app.router, gateway, evaluations)
 
     @read_route(app.router, "/healthz", "health", HealthDoc)
     async def health() -> Response:

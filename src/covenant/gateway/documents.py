@@ -20,6 +20,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer
 from pydantic.alias_generators import to_camel
 
 from covenant.events.datasets import DatasetLineage, TrainingClearance
+from covenant.events.evaluation import (
+    EvaluationCompleted,
+    EvaluationFailed,
+    FairnessFigures,
+    GateVerdict,
+    SafetyResult,
+    TaskMetrics,
+)
+from covenant.events.refusals import Refusal
 from covenant.events.registry import ModelLineage, ModelStatus
 from covenant.store.views import EdgeKind
 
@@ -141,10 +150,61 @@ class UpstreamDoc(Document):
     edges: list[LineageEdgeDoc]
 
 
+Outcome = EvaluationCompleted | EvaluationFailed
+
+
+class EvaluationDoc(Document):
+    """One evaluation's outcome: every figure and gate when it completed, the
+    refusals when it failed."""
+
+    eval_id: str
+    model_id: str
+    status: str  # completed | failed
+    passed: bool | None = None
+    gate_family: str | None = None
+    gates_version: str | None = None
+    gates: list[GateVerdict] = []
+    task: TaskMetrics | None = None
+    fairness: list[FairnessFigures] = []
+    safety: list[SafetyResult] = []
+    report_artifact_id: str | None = None
+    test_set_checksums: dict[str, str] = {}
+    refusals: list[Refusal] = []
+    decided_at: datetime
+
+    @classmethod
+    def of(cls, event: Outcome) -> EvaluationDoc:
+        """The document of an outcome event."""
+        if isinstance(event, EvaluationFailed):
+            return cls(
+                eval_id=event.eval_id,
+                model_id=event.model_id,
+                status="failed",
+                refusals=event.refusals,
+                decided_at=event.meta.occurred_at,
+            )
+        return cls(
+            eval_id=event.eval_id,
+            model_id=event.model_id,
+            status="completed",
+            passed=event.passed,
+            gate_family=event.gate_family,
+            gates_version=event.gates_version,
+            gates=event.gates,
+            task=event.task,
+            fairness=event.fairness,
+            safety=event.safety,
+            report_artifact_id=event.report_artifact_id,
+            test_set_checksums=event.test_set_checksums,
+            decided_at=event.meta.occurred_at,
+        )
+
+
 class ModelDetailDoc(ModelDoc):
-    """A model version with its upstream lineage."""
+    """A model version with its upstream lineage and its latest completed evaluation."""
 
     lineage: UpstreamDoc
+    evaluation: EvaluationDoc | None = None
 
 
 class ModelListDoc(Document):

@@ -21,11 +21,13 @@ from covenant.gateway.context import Gateway, read_route
 from covenant.gateway.documents import (
     DatasetDoc,
     DownstreamDoc,
+    EvaluationDoc,
     ModelDetailDoc,
     ModelDoc,
     ModelListDoc,
     UpstreamDoc,
 )
+from covenant.gateway.evaluations import Evaluations
 from covenant.gateway.problems import Problem
 
 _JSON = "application/json"
@@ -41,13 +43,16 @@ def _missing(what: str, ident: str) -> Problem:
     )
 
 
-def add_query_routes(router: APIRouter, gateway: Gateway) -> None:
-    """Add the reads of models, datasets and lineage, answered from the read store."""
+def add_query_routes(
+    router: APIRouter, gateway: Gateway, evaluations: Evaluations | None = None
+) -> None:
+    """Add the reads of models, datasets and lineage, answered from the read store
+    (a model's latest evaluation from ``evaluations``, when given)."""
     store = gateway.store
 
     @read_route(router, "/models/{model_id}", "models", ModelDetailDoc, 404)
     async def get_model(model_id: str) -> Response:
-        """A model version: metadata, status and lineage.
+        """A model version: metadata, status, lineage and its latest evaluation.
 
         `modelId` is `family:version`. `status` is the current stage, `history` every
         change; `lineage` is everything the model was made from, transitively
@@ -62,7 +67,9 @@ def add_query_routes(router: APIRouter, gateway: Gateway) -> None:
             else UpstreamDoc.model_validate(upstream)
         )
         model = ModelDoc.model_validate(view)
-        doc = ModelDetailDoc.model_construct(**dict(model), lineage=lineage)
+        latest = await evaluations.latest(model_id) if evaluations is not None else None
+        evaluation = EvaluationDoc.of(latest) if latest is not None else None
+        doc = ModelDetailDoc.model_construct(**dict(model), lineage=lineage, evaluation=evaluation)
         return Response(doc.json_bytes(), media_type=_JSON)
 
     @read_route(router, "/models", "models", ModelListDoc)

@@ -16,6 +16,7 @@ from covenant.events.artifacts import ArtifactRejected, ArtifactStored
 from covenant.events.base import Message
 from covenant.events.datasets import DatasetRegistered, DatasetRejected
 from covenant.events.deadletter import DeadLettered
+from covenant.events.evaluation import EvaluationCompleted, EvaluationFailed
 from covenant.events.promotion import ApprovalRefused, LifecycleRefused, ManifestRefused
 from covenant.events.refusals import Refusal, RefusalCode
 from covenant.events.registry import ModelRegistered, ModelRejected
@@ -24,6 +25,7 @@ from covenant.gateway.documents import (
     ArtifactStoredDoc,
     DatasetRegisteredDoc,
     Document,
+    EvaluationDoc,
     ModelEntryDoc,
     ModelRegisteredDoc,
 )
@@ -142,6 +144,14 @@ def judge(event: Message, command_id: str) -> Verdict:
             reasons = [r.message for r in event.refusals] or [event.reason]
             return Verdict(
                 problem=refusal(reasons, event.refusals, command_id=command_id, what="Artifact")
+            )
+        case EvaluationCompleted():
+            return _made(EvaluationDoc.of(event), ("get_evaluation", {"eval_id": event.eval_id}))
+        case EvaluationFailed():
+            return Verdict(
+                problem=refusal(
+                    event.reasons, event.refusals, command_id=command_id, what="Evaluation"
+                )
             )
         case TrainingQueued():
             job_id = event.job.job_id

@@ -10,11 +10,12 @@ it emits them and again when the global table reads them back.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from covenant.events.base import Message
 from covenant.events.datasets import DatasetCleared, DatasetRegistered
+from covenant.events.evaluation import EvaluationCompleted
 from covenant.events.promotion import (
     ApprovalAccepted,
     Environment,
@@ -27,7 +28,7 @@ from covenant.events.promotion import (
     PromotionPending,
 )
 from covenant.events.registry import ModelRegistered, ModelRegistryEntry, ModelStatus
-from covenant.topics import DATASET_EVENTS, MODEL_EVENTS, PROMOTION_EVENTS, Topic
+from covenant.topics import DATASET_EVENTS, EVAL_EVENTS, MODEL_EVENTS, PROMOTION_EVENTS, Topic
 
 
 @dataclass(frozen=True)
@@ -39,12 +40,14 @@ class EvaluationView:
         passed: whether every gate of its family passed.
         failed_gates: the names of the gates that did not, for the reason.
         facts: the figures, for the pre-promotion policy's input.
+        at: when it was made (time, event id), so only a later one replaces it.
     """
 
     eval_id: str
     passed: bool
     failed_gates: tuple[str, ...] = ()
     facts: dict[str, Any] = field(default_factory=dict)
+    at: tuple[datetime, str] = (datetime.min.replace(tzinfo=UTC), "")
 
 
 @dataclass
@@ -79,7 +82,7 @@ class Pending:
 class PromotionState:
     """Every model, signature, evaluation and promotion the worker has seen."""
 
-    topics: tuple[Topic, ...] = (MODEL_EVENTS, PROMOTION_EVENTS, DATASET_EVENTS)
+    topics: tuple[Topic, ...] = (MODEL_EVENTS, PROMOTION_EVENTS, DATASET_EVENTS, EVAL_EVENTS)
     models: dict[str, ModelView] = field(default_factory=dict)
     signatures: dict[str, ManifestSignature] = field(default_factory=dict)
     evaluations: dict[str, EvaluationView] = field(default_factory=dict)
@@ -114,6 +117,8 @@ class PromotionState:
             self.models.setdefault(entry.model_id, ModelView(entry, entry.status))
         elif isinstance(message, DatasetRegistered | DatasetCleared):
             self._apply_dataset(message)
+        elif isinstance(message, EvaluationCompleted):
+            self._apply_evaluation(message)
         elif isinstance(message, ManifestSigned):
             self.signatures[message.signature.model_id] = message.signature
         elif isinstance(message, PromotionPending):
@@ -163,6 +168,33 @@ class PromotionState:
             approved_by=approved,
             policy_decision_id=message.policy_decision_id,
             policy_version=message.policy_version,
+        )
+
+    def _apply_evaluation(self, message: EvaluationCompleted) -> None:
+        """The latest evaluation (by time, then event id) is the one that counts."""
+        current = self.evaluations.get(message.model_id)
+        at = (message.meta.occurred_at, message.meta.event_id)
+        if current is not None and current.at >= at:
+            return
+        fairness = {
+            f.attribute: {
+                "demographic_parity_difference": f.demographic_parity_difference,
+                "equalized_odds_difference": f.equalized_odds_difference,
+            }
+            for f in message.fairness
+        }
+        self.evaluations[message.model_id] = EvaluationView(
+            eval_id=message.eval_id,
+            passed=message.passed,
+            failed_gates=tuple(g.name for g in message.gates if not g.passed),
+            facts={
+                "gates": {g.name: {"value": g.value, "passed": g.passed} for g in message.gates},
+                "accuracy": message.task.accuracy,
+                "f1_macro": message.task.f1_macro,
+                "fairness": fairness,
+                "report_artifact_id": message.report_artifact_id,
+            },
+            at=at,
         )
 
     def _apply_dataset(self, message: DatasetRegistered | DatasetCleared) -> None:

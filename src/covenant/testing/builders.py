@@ -41,6 +41,7 @@ Builders:
     allocation: ``allocation_requested``, ``allocation_released``,
         ``allocation_granted``, ``allocation_queued``, ``allocation_denied``,
         ``allocation_freed``.
+    evaluation: ``run_evaluation``, ``evaluation_completed``, ``evaluation_failed``.
     finance: ``usage_recorded``, ``chargeback_recorded``.
     platform: ``dead_lettered``, ``leaves_appended`` (and ``leaf``),
         ``checkpoint_signed``.
@@ -69,6 +70,11 @@ from covenant.testing._builders.datasets import (
     dataset_rejected,
     register_dataset,
     transformation,
+)
+from covenant.testing._builders.evaluation import (
+    evaluation_completed,
+    evaluation_failed,
+    run_evaluation,
 )
 from covenant.testing._builders.finance import chargeback_recorded, usage_recorded
 from covenant.testing._builders.policy import matched_rule, policy_decided, request_policy
@@ -129,6 +135,8 @@ __all__ = [
     "dataset_registered",
     "dataset_rejected",
     "dead_lettered",
+    "evaluation_completed",
+    "evaluation_failed",
     "expire_training",
     "leaf",
     "leaves_appended",
@@ -142,6 +150,7 @@ __all__ = [
     "register_model",
     "report_run",
     "request_policy",
+    "run_evaluation",
     "run_record",
     "sha",
     "split_code_ref",

@@ -29,7 +29,7 @@ from covenant.errors import CovenantError
 from covenant.training.executors.protocol import DatasetInput
 from covenant.training.record import redact_url
 
-__all__ = ["BlobPortal", "checkout", "fetch_dataset", "upload_outputs"]
+__all__ = ["BlobPortal", "checkout", "fetch_dataset", "fetch_verified", "upload_outputs"]
 
 T = TypeVar("T")
 COMMIT = re.compile(r"[0-9a-f]{40}")
@@ -161,11 +161,17 @@ def fetch_dataset(portal: BlobPortal, dataset: DatasetInput, data_dir: Path) -> 
             the ones the registry recorded (the file is removed), or when the store
             has no such artifact.
     """
+    return portal.call(fetch_verified(portal.store, dataset, data_dir))
+
+
+async def fetch_verified(store: BlobStore, dataset: DatasetInput, data_dir: Path) -> Path:
+    """``fetch_dataset`` for callers already on an event loop (the evaluation worker):
+    the same streaming, hashing and refusals, from an open ``store``."""
     path = data_dir / _safe_name(dataset.name)
 
     async def copy() -> str:
         hasher = hashlib.sha256()
-        chunks = await portal.store.open(dataset.artifact_id)
+        chunks = await store.open(dataset.artifact_id)
         file = await asyncio.to_thread(path.open, "xb")
         try:
             async for chunk in chunks:
@@ -175,16 +181,18 @@ def fetch_dataset(portal: BlobPortal, dataset: DatasetInput, data_dir: Path) -> 
             await asyncio.to_thread(file.close)
         return f"sha256:{hasher.hexdigest()}"
 
-    data_dir.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
     try:
-        actual = portal.call(copy())
+        actual = await copy()
     except CovenantError as exc:
-        raise CovenantError(f"dataset {dataset.name!r}: {type(exc).__name__}: {exc}") from exc
+        raise CovenantError(
+            f"dataset {dataset.name!r}: {type(exc).__name__}: {exc}", retriable=exc.retriable
+        ) from exc
     if actual != dataset.checksum:
         path.unlink(missing_ok=True)
         raise CovenantError(
             f"dataset {dataset.name!r}: fetched bytes have checksum {actual}, but the "
-            f"registry recorded {dataset.checksum}; refusing to train on them"
+            f"registry recorded {dataset.checksum}; refusing to use them"
         )
     return path
 
