@@ -16,9 +16,10 @@ from typing import Annotated, Any
 
 import typer
 
+from covenant.cli._support import BusOption, err, fail, open_log, out, run, settings
 from covenant.cli._support import JsonOption as Json
-from covenant.cli._support import fail, out, run
 from covenant.cli.catalog import Wait, _call, _show, models_app
+from covenant.errors import CovenantError
 from covenant.promotion.approvals import approval_message
 from covenant.signing import LocalKeySigner
 
@@ -172,3 +173,34 @@ def promotions_approve(
     path = f"/promotions/{promotion_id}/approve"
     document = _call(ctx, lambda c: c.post(path, body, wait_s=wait))
     _show(document, json_out, f"approval of {promotion_id} by {approver}")
+
+
+@models_app.command("provenance")
+def models_provenance(
+    ctx: typer.Context,
+    model_id: Annotated[str, typer.Argument(help="family:version")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="write the bundle here")],
+    bus: BusOption = None,
+) -> None:
+    """Write the version's offline provenance bundle: the signed manifest, its signer's
+    key id, every promotion event with its audit inclusion proof and the signed
+    checkpoint. Check it anywhere with 'covenant verify bundle FILE --public-key KEY'.
+    Reads the log directly (COVENANT_BUS or --bus)."""
+    from covenant.events.contract import default_codec
+    from covenant.promotion.bundles import provenance_bundle
+    from covenant.signing.config import open_signer
+
+    async def go() -> bytes:
+        async with open_signer(settings(ctx)) as signer:
+            audit_key = signer.public_key_pem()
+        async with open_log(ctx, bus) as log:
+            return await provenance_bundle(
+                log, model_id, audit_public_key_pem=audit_key, codec=default_codec()
+            )
+
+    try:
+        bundle = run(go())
+    except CovenantError as exc:
+        raise fail(str(exc)) from exc
+    output.write_bytes(bundle)
+    err.print(f"provenance bundle of {model_id} written to {output} ({len(bundle)} bytes)")
