@@ -43,6 +43,12 @@ Builders:
         ``allocation_freed``.
     evaluation: ``run_evaluation``, ``evaluation_completed``, ``evaluation_failed``.
     finance: ``usage_recorded``, ``chargeback_recorded``.
+    promotion: ``request_promotion``, ``approve_promotion``, ``expire_promotion``,
+        ``deprecate_model``, ``demote_model``, ``sign_manifest``, ``manifest_signed``
+        (and ``manifest_signature``), ``manifest_refused``, ``promotion_pending``,
+        ``approval_accepted``, ``approval_refused``, ``model_promoted``,
+        ``promotion_blocked`` (and ``promotion_reason``), ``model_demoted``,
+        ``model_deprecated``, ``lifecycle_refused``.
     platform: ``dead_lettered``, ``leaves_appended`` (and ``leaf``),
         ``checkpoint_signed``.
 """
@@ -78,6 +84,28 @@ from covenant.testing._builders.evaluation import (
 )
 from covenant.testing._builders.finance import chargeback_recorded, usage_recorded
 from covenant.testing._builders.policy import matched_rule, policy_decided, request_policy
+from covenant.testing._builders.promotion import (
+    approve_promotion,
+    demote_model,
+    deprecate_model,
+    expire_promotion,
+    manifest_refused,
+    manifest_signature,
+    manifest_signed,
+    promotion_reason,
+    request_promotion,
+    sign_manifest,
+)
+from covenant.testing._builders.promotion_events import (
+    approval_accepted,
+    approval_refused,
+    lifecycle_refused,
+    model_demoted,
+    model_deprecated,
+    model_promoted,
+    promotion_blocked,
+    promotion_pending,
+)
 from covenant.testing._builders.records import (
     checkpoint_signed,
     dead_lettered,
@@ -124,7 +152,10 @@ __all__ = [
     "allocation_queued",
     "allocation_released",
     "allocation_requested",
+    "approval_accepted",
+    "approval_refused",
     "approve_dataset",
+    "approve_promotion",
     "artifact_rejected",
     "artifact_stored",
     "cancel_training",
@@ -135,24 +166,39 @@ __all__ = [
     "dataset_registered",
     "dataset_rejected",
     "dead_lettered",
+    "demote_model",
+    "deprecate_model",
     "evaluation_completed",
     "evaluation_failed",
+    "expire_promotion",
     "expire_training",
     "leaf",
     "leaves_appended",
+    "lifecycle_refused",
+    "manifest_refused",
+    "manifest_signature",
+    "manifest_signed",
     "matched_rule",
+    "model_demoted",
+    "model_deprecated",
     "model_output_id",
+    "model_promoted",
     "model_registered",
     "model_rejected",
     "policy_decided",
+    "promotion_blocked",
+    "promotion_pending",
+    "promotion_reason",
     "record_artifact",
     "register_dataset",
     "register_model",
     "report_run",
     "request_policy",
+    "request_promotion",
     "run_evaluation",
     "run_record",
     "sha",
+    "sign_manifest",
     "split_code_ref",
     "split_model_id",
     "start_run",
