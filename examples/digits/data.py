@@ -9,6 +9,7 @@ pixels 0-16: the same bytes on every machine, and easy to change by one byte.
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from pathlib import Path
 
@@ -33,9 +34,12 @@ def evaluation_csv(*, rows: slice = slice(None)) -> bytes:
     ``p0,...,p63,label,group``, pixels scaled to 0-1 as ``load`` gives them to the
     model, so the ONNX model ``train`` writes scores the file as it is.
 
-    ``group`` is a SYNTHETIC sensitive attribute, ``"even"`` or ``"odd"`` by the row's
-    index in the full data set: deterministic, unrelated to the images, there only so
-    the fairness figures have groups to compare. ``rows`` picks a slice of the images.
+    ``group`` is a SYNTHETIC sensitive attribute, ``"even"`` or ``"odd"`` by the parity
+    of the first byte of SHA-256 of the row's index in the full data set: deterministic
+    and unrelated to the images, there only so the fairness figures have groups to
+    compare. Not the index's own parity: the data set's rows cycle through the digits
+    in order, so that would tie the group to the label. ``rows`` picks images:
+    ``slice(0, None, 5)`` is the rows ``train`` holds out.
     """
     digits = load_digits()
     header = ",".join(f"p{i}" for i in range(N_FEATURES)) + ",label,group"
@@ -43,7 +47,8 @@ def evaluation_csv(*, rows: slice = slice(None)) -> bytes:
     indices = range(len(digits.target))[rows]
     for i in indices:
         pixels = ",".join(repr(float(v) / 16.0) for v in digits.data[i])
-        lines.append(f"{pixels},{digits.target[i]},{'even' if i % 2 == 0 else 'odd'}")
+        group = "even" if hashlib.sha256(str(i).encode()).digest()[0] % 2 == 0 else "odd"
+        lines.append(f"{pixels},{digits.target[i]},{group}")
     return ("\n".join(lines) + "\n").encode("ascii")
 
 

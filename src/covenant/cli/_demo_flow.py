@@ -25,9 +25,11 @@ from typing import Any, TypeVar
 
 from covenant.audit.results import VerifyResult
 from covenant.audit.verify import verify_live
-from covenant.audit.worker import AuditOptions, audit_signer
+from covenant.audit.worker import AuditOptions
 from covenant.bus.protocol import Outgoing
 from covenant.cli._demo_example import DemoError, check_ready, write_pools
+from covenant.cli._demo_promotion import PromotionResult, run_promotion
+from covenant.cli._demo_promotion import prepare as prepare_promotion
 from covenant.cli._demo_training import TRAINING_SUMMARIES, TrainingResult, run_training
 from covenant.errors import ContractError
 from covenant.events.artifacts import RecordArtifact
@@ -35,6 +37,7 @@ from covenant.events.base import Message
 from covenant.events.datasets import ProvenanceReview, RegisterDataset, Transformation
 from covenant.events.registry import ModelLineage, RegisterModel
 from covenant.platform import (
+    WORKER_NAMES,
     Platform,
     Resources,
     audit_part,
@@ -48,6 +51,7 @@ from covenant.platform import (
 )
 from covenant.runtime.service import wait_until_drained
 from covenant.settings import Settings
+from covenant.signing.config import open_signer
 from covenant.store import open_store
 from covenant.store.projector import rebuild, wait_caught_up
 from covenant.topics import ALL_TOPICS, MODEL_COMMANDS, TopicKind
@@ -87,6 +91,7 @@ class DemoResult:
     audit_root: str = ""
     audit_key: str = ""
     training: TrainingResult | None = None
+    promotion: PromotionResult | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -162,7 +167,9 @@ async def _store(
 
 
 async def _settle(platform: Platform) -> None:
-    workers = build_workers(resources=Resources(blobs=platform.blobs))
+    # The notary is left out: it holds the HSM session, and this scenario signs nothing.
+    names = [name for name in WORKER_NAMES if name != "notary"]
+    workers = build_workers(names, resources=Resources(blobs=platform.blobs))
     await wait_until_drained(platform.bus, workers, timeout_s=60)
 
 
@@ -274,11 +281,15 @@ async def run_demo(home: Path, progress: Callable[[str], None] = lambda _: None)
         raise DemoError(f"{home} holds an earlier demo's log; give an empty or new folder")
     example = check_ready()
     pools = write_pools(home)
-    settings = Settings.from_env({"COVENANT_HOME": str(home), "COVENANT_POOLS": str(pools)})
+    secured = await asyncio.to_thread(prepare_promotion, home)  # the HSM, approvers, policies
+    settings = Settings.from_env(
+        {"COVENANT_HOME": str(home), "COVENANT_POOLS": str(pools), **secured}
+    )
     result = DemoResult(log=settings.bus_url)
+    async with open_signer(settings) as signer:  # the HSM key: audit and manifests alike
+        audit_key, audit_key_id = signer.public_key_pem(), signer.key_id
     async with open_platform(settings) as platform:
         stop = asyncio.Event()
-        signer = audit_signer(settings)
         parts = [
             workers_part(),
             projector_part,
@@ -291,9 +302,12 @@ async def run_demo(home: Path, progress: Callable[[str], None] = lambda _: None)
             progress("registering data and a model, and trying bad requests…")
             await _scenario(platform)
             result.training = await run_training(platform, example, progress)
+            result.promotion = await run_promotion(
+                platform, example, result.training.model_id, audit_key, progress
+            )
             progress("waiting for the read models and the audit trail…")
             await wait_caught_up(bus=platform.bus, store=platform.store, timeout_s=60)
-            audit = await _audited(platform, signer.public_key_pem())
+            audit = await _audited(platform, audit_key)
         finally:
             stop.set()
             await running
@@ -301,7 +315,7 @@ async def run_demo(home: Path, progress: Callable[[str], None] = lambda _: None)
         result.audit_records = audit.records
         result.audit_checkpoints = audit.checkpoints
         result.audit_root = (audit.root_hash or b"").hex()
-        result.audit_key = signer.key_id
+        result.audit_key = audit_key_id
         upstream = await platform.store.upstream(model_id="vision-transformer:1.0.0")
         if upstream is not None:
             result.lineage = json.loads(json.dumps(asdict(upstream), default=str))

@@ -50,6 +50,7 @@ from covenant.topics import (
     FINANCE_EVENTS,
     MODEL_EVENTS,
     TRAIN_EVENTS,
+    Topic,
 )
 from covenant.training.accounting import format_cents
 from covenant.training.executors.protocol import run_id_for
@@ -61,7 +62,9 @@ JOB, RERUN = "digits-1", "digits-1-rerun"
 TARGET = TargetModel(family="digits", version="1.0.0")
 # Few epochs, and a pause after each, so the demo is quick and the kill after the
 # first checkpoint lands while epochs are still to come.
-HYPERPARAMS = {"epochs": "4", "epoch_sleep_s": "0.75"}
+# The learning rate makes 4 epochs enough for the digits family's evaluation gates
+# (accuracy and calibration; covenant/policy/gates.toml).
+HYPERPARAMS = {"epochs": "4", "epoch_sleep_s": "0.75", "learning_rate": "0.25"}
 WAIT_S = 180.0
 M = TypeVar("M", bound=Message)
 
@@ -162,7 +165,13 @@ TRAINING_SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
 class _Watch:
     """Follows the event topics the steps wait on; fails fast on a refused job."""
 
-    TOPICS = (ARTIFACT_EVENTS, DATASET_EVENTS, TRAIN_EVENTS, MODEL_EVENTS, FINANCE_EVENTS)
+    TOPICS: tuple[Topic, ...] = (
+        ARTIFACT_EVENTS,
+        DATASET_EVENTS,
+        TRAIN_EVENTS,
+        MODEL_EVENTS,
+        FINANCE_EVENTS,
+    )
 
     def __init__(self, platform: Platform, progress: Callable[[str], None]) -> None:
         self.platform = platform

@@ -14,6 +14,7 @@ from rich.table import Table
 from covenant.cli._support import JsonOption, out, run
 
 if TYPE_CHECKING:
+    from covenant.cli._demo_promotion import PromotionResult
     from covenant.cli._demo_training import TrainingResult
 
 # Rows the terminal's timeline leaves out (``--json`` has them all): the audit
@@ -65,6 +66,8 @@ def demo(
     if result.training is not None:
         _training(result.training)
         _lineage(result.training.model_id, result.training.lineage)
+    if result.promotion is not None:
+        _promotion(result.promotion, folder)
     audit = (
         f"{result.audit_records} records verified under {result.audit_checkpoints} signed "
         f"checkpoints (root {result.audit_root[:16]}…, key {result.audit_key})"
@@ -78,7 +81,8 @@ def demo(
         f"\nSee it all again: COVENANT_HOME={folder} covenant events tail --from-beginning"
     )
     trained = result.training is not None and result.training.identical
-    if not (result.replay_identical and result.audit_ok and trained):
+    promoted = result.promotion is not None and result.promotion.bundle_verified
+    if not (result.replay_identical and result.audit_ok and trained and promoted):
         raise typer.Exit(1)
 
 
@@ -136,3 +140,30 @@ def _training(t: TrainingResult) -> None:
     out.print("\n[bold]Training[/bold] (steps 2-4 of the spec's example flow, real code)")
     for label, text in rows:
         out.print(f"  {label:<11} {text}")
+
+
+def _promotion(p: PromotionResult, folder: Path) -> None:
+    """Step 4's evaluation and step 5 of the spec's example flow, one line per fact."""
+    fairness = ", ".join(f"{k} {v:.3f}" for k, v in p.fairness.items())
+    gates = "; ".join(f"{k} {v}" for k, v in p.gates.items())
+    rows = [
+        ("evaluation", f"{p.eval_id}: accuracy {p.accuracy:.3f}, passed={p.eval_passed}"),
+        ("gates", gates),
+        ("fairness", f"{fairness} (group: a synthetic even/odd row attribute)"),
+        ("signed", f"in-toto manifest in DSSE by {p.signer_id} ({p.custody}: SoftHSM2 token)"),
+        ("blocked", f"prod straight from the sandbox: {'; '.join(p.skipped_staging_blocked)}"),
+        ("staging", f"{p.staging}: SentinelNet cleared, HSM signature verified"),
+        (
+            "approvals",
+            f"{p.required_approvals} of 3 needed; forged one refused: {p.forged_refused}",
+        ),
+        ("prod", f"{p.prod}, approved by {', '.join(p.approved_by)}"),
+        ("provenance", f"{p.bundle}: {p.bundle_events} events with inclusion proofs, verified"),
+    ]
+    out.print("\n[bold]Promotion[/bold] (steps 4-5 of the spec's example flow)")
+    for label, text in rows:
+        out.print(f"  {label:<11} {text}")
+    out.print(
+        f"  [dim]check it yourself: covenant verify bundle {p.bundle} "
+        f"--public-key {folder / 'manifest-signer.pem'}[/dim]"
+    )
