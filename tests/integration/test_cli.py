@@ -66,7 +66,8 @@ def test_demo_json_shows_commands_turned_into_events(demo: Demo) -> None:
     }
     assert len(by_hand) == 3
     assert by_hand <= {e["subject"] for e in timeline if e["type"] == "artifact.stored"}
-    assert types.count("dataset.registered") == 3  # imagenet-mini, support-chats, digits
+    # imagenet-mini, support-chats, digits, and the digits test set of the evaluation
+    assert types.count("dataset.registered") == 4
     assert types.count("model.registered") == 2  # vision-transformer by hand, digits trained
     assert types.count("model.rejected") == 2  # bad SemVer, and the duplicate version
     assert types.count("record.dead_lettered") == 1
@@ -83,7 +84,7 @@ def test_demo_json_shows_commands_turned_into_events(demo: Demo) -> None:
     # Every record of the log is a leaf under a signed checkpoint that verifies.
     assert summary["audit_ok"] is True
     logged = [e for e in timeline if e["topic"] != "covenant.audit"]
-    assert summary["audit_records"] == len(logged) + 5  # + the OpenLineage runs
+    assert summary["audit_records"] == len(logged) + 6  # + the OpenLineage runs
     assert summary["audit_checkpoints"] >= 1
     # The OpenLineage exporter put one run event per lineage fact on its topic.
     tail = covenant(
@@ -100,6 +101,7 @@ def test_demo_json_shows_commands_turned_into_events(demo: Demo) -> None:
     for run in runs:  # each one valid OpenLineage, by the official JSON schemas
         assert_valid_openlineage(run)
     assert sorted(r["job"]["name"] for r in runs) == [
+        "prepare:digits-test:v1",
         "prepare:digits:v1",
         "prepare:imagenet-mini:v1",
         "prepare:support-chats:v3",
@@ -150,6 +152,29 @@ def test_demo_trains_preempts_resumes_registers_reproduces_and_charges(demo: Dem
     assert all(float(hours) > 0 for hours in training["gpu_hours"].values())
     assert len(of("finance.chargeback", job)) == len(of("finance.chargeback", rerun)) == 1
     assert "accelerator-hours (2xA100 held" in of("finance.usage", job)[0]
+
+
+def test_demo_evaluates_signs_on_the_hsm_and_promotes_with_multisig(demo: Demo) -> None:
+    promotion = demo.summary["promotion"]
+    assert promotion["eval_passed"] is True
+    assert promotion["accuracy"] >= 0.9
+    assert promotion["custody"] == "hsm"
+    assert promotion["signer_id"] == demo.summary["audit_key"]  # one key: COVENANT_SIGNER
+    assert "no step is skipped" in promotion["skipped_staging_blocked"][0]
+    assert promotion["staging"] == "draft → staging"
+    assert promotion["required_approvals"] == 2
+    assert "forged" in promotion["forged_refused"]
+    assert promotion["approved_by"] == ["ann", "bob"]
+    assert promotion["prod"] == "staging → prod"
+    # The bundle verifies offline, with the manifest key alone, by another process.
+    key = demo.home / "manifest-signer.pem"
+    checked = covenant(
+        "verify", "bundle", promotion["bundle"], "--public-key", str(key), "--json", home=demo.home
+    )
+    assert checked.returncode == 0, checked.stderr
+    report = json.loads(checked.stdout)
+    assert report["ok"] is True
+    assert "model.promoted" in {e["type"] for e in report["events"]}
 
 
 def test_demo_refuses_a_folder_that_holds_a_log(tmp_path: Path) -> None:

@@ -366,3 +366,14 @@ async def test_demotion_and_deprecation_are_events(ready: Setup) -> None:
     assert ready.status() is ModelStatus.DEPRECATED
     out = await run(ready.worker, request(Environment.STAGING, "p9"))
     assert checks(out) == [PromotionCheck.DEPRECATED]
+
+
+def test_a_status_change_folded_before_its_registration_is_kept() -> None:
+    """A table rebuilt from offset 0 reads topics in no particular order between them."""
+    registered = builders.model_registered(MODEL)
+    promoted = builders.model_promoted(MODEL, target=Environment.STAGING)
+    for order in ((registered, promoted), (promoted, registered)):
+        state = PromotionState()
+        for message in order:
+            state.apply(message)
+        assert state.models[MODEL].status is ModelStatus.STAGING

@@ -84,6 +84,7 @@ class PromotionState:
 
     topics: tuple[Topic, ...] = (MODEL_EVENTS, PROMOTION_EVENTS, DATASET_EVENTS, EVAL_EVENTS)
     models: dict[str, ModelView] = field(default_factory=dict)
+    statuses: dict[str, ModelStatus] = field(default_factory=dict)
     signatures: dict[str, ManifestSignature] = field(default_factory=dict)
     evaluations: dict[str, EvaluationView] = field(default_factory=dict)
     datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -94,6 +95,7 @@ class PromotionState:
     def reset(self) -> None:
         for table in (
             self.models,
+            self.statuses,
             self.signatures,
             self.evaluations,
             self.datasets,
@@ -114,7 +116,8 @@ class PromotionState:
     def apply(self, message: Message) -> None:
         if isinstance(message, ModelRegistered):
             entry = message.entry
-            self.models.setdefault(entry.model_id, ModelView(entry, entry.status))
+            status = self.statuses.get(entry.model_id, entry.status)
+            self.models.setdefault(entry.model_id, ModelView(entry, status))
         elif isinstance(message, DatasetRegistered | DatasetCleared):
             self._apply_dataset(message)
         elif isinstance(message, EvaluationCompleted):
@@ -142,6 +145,11 @@ class PromotionState:
         self.decided.add(promotion_id)
 
     def _set_status(self, model_id: str, status: ModelStatus) -> None:
+        """Kept apart from the entry too: a table rebuilt from offset 0 may fold a
+        status change before the registration it follows (another topic), and the
+        change must not be lost when the registration comes. One model's changes are
+        on one partition, in the order they were decided."""
+        self.statuses[model_id] = status
         view = self.models.get(model_id)
         if view is not None:
             view.status = status
