@@ -163,7 +163,7 @@ def create_app(
     # Straight onto the app's router, hot reads first: routes are matched in order,
     # and every included router would be one more level to match through.
     add_query_routes(app.router, gateway, evaluations)
-    add_artifact_routes(app.router, gateway)
+    add_artifact_routes(app.router, gateway, promotions)
     add_command_routes(app.router, gateway)
     add_training_routes(app.router, gateway, jobs)
     add_promotion_routes(app.router, gateway, promotions)

@@ -37,8 +37,14 @@ from covenant.gateway.context import (
     problem_responses,
     read_route,
 )
-from covenant.gateway.documents import AcceptedDoc, ArtifactDoc, ArtifactStoredDoc
+from covenant.gateway.documents import (
+    AcceptedDoc,
+    ArtifactDoc,
+    ArtifactStoredDoc,
+    SignedProvenanceDoc,
+)
 from covenant.gateway.problems import Problem, validation_problem
+from covenant.gateway.promotions import Promotions
 
 _BINARY_BODY = {
     "requestBody": {
@@ -95,8 +101,11 @@ def _not_found(artifact_id: str) -> Problem:
     )
 
 
-def add_artifact_routes(router: APIRouter, gateway: Gateway) -> None:
-    """Add ``POST /artifact/upload``, ``GET /artifact/{id}`` and its ``/content``."""
+def add_artifact_routes(
+    router: APIRouter, gateway: Gateway, promotions: Promotions | None = None
+) -> None:
+    """Add ``POST /artifact/upload``, ``GET /artifact/{id}`` and its ``/content``;
+    ``promotions`` gives an artifact its signed provenance."""
     limit = gateway.config.max_upload_bytes
 
     @router.post(
@@ -174,16 +183,30 @@ def add_artifact_routes(router: APIRouter, gateway: Gateway) -> None:
 
     @read_route(router, "/artifact/{artifact_id}", "artifacts", ArtifactDoc, 404)
     async def get_artifact(artifact_id: str) -> Response:
-        """An artifact's metadata.
+        """An artifact's metadata and signed provenance.
 
         What was recorded: name, media type, size, where it is stored, the commit and run
-        configuration that made it."""
+        configuration that made it; and, for a model's bytes, the DSSE-signed manifest of
+        each version they are (`provenance`), which verifies with its public key alone."""
         view = await gateway.store.get_artifact(artifact_id=artifact_id)
         if view is None:
             raise _not_found(artifact_id)
-        return Response(
-            ArtifactDoc.model_validate(view).json_bytes(), media_type="application/json"
-        )
+        doc = ArtifactDoc.model_validate(view)
+        if promotions is not None:
+            signed = [
+                SignedProvenanceDoc(
+                    model_id=s.model_id,
+                    manifest_id=s.manifest_id,
+                    signer_id=s.signer_id,
+                    custody=s.custody.value,
+                    public_key_pem=s.public_key_pem,
+                    payload_sha256=s.payload_sha256,
+                    envelope=json.loads(s.envelope),
+                )
+                for s in await promotions.signed(artifact_id)
+            ]
+            doc = doc.model_copy(update={"provenance": signed})
+        return Response(doc.json_bytes(), media_type="application/json")
 
     @router.get(
         "/artifact/{artifact_id}/content",

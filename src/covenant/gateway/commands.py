@@ -48,6 +48,17 @@ class _Body(BaseModel):
         alias_generator=to_camel, extra="forbid", frozen=True, allow_inf_nan=False
     )
 
+    def fields(self, *, exclude: set[str] | None = None) -> dict[str, Any]:
+        """The command's fields: ``model_dump``, except that bytes stay the decoded
+        bytes (``Base64Bytes`` would dump back to its base64 text, and a signature
+        re-encoded is a signature that no longer verifies)."""
+        values = self.model_dump(exclude=exclude)
+        for name in values:
+            raw = getattr(self, name)
+            if isinstance(raw, bytes):
+                values[name] = raw
+        return values
+
 
 class RegisterDatasetBody(_Body):
     """A dataset to register: ``dataset.register`` without its metadata."""
@@ -115,7 +126,7 @@ def add_command_route(router: APIRouter, gateway: Gateway, route: CommandRoute) 
             actor=actor,
             producer=producer,
             idempotency_key=idempotency_key,
-            **body.model_dump(),
+            **body.fields(),
         )
         outcome = await gateway.submit(command, wait_s=gateway.wait_seconds(wait))
         return gateway.answer(request, command, outcome, resource=route.resource(body))

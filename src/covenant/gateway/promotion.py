@@ -195,7 +195,7 @@ def add_promotion_routes(router: APIRouter, gateway: Gateway, promotions: Promot
             correlation_id=view.first.meta.correlation_id,
             promotion_id=promotion_id,
             model_id=view.model_id,
-            **body.model_dump(),
+            **body.fields(),
         )
         return await command_for(request, command, wait)
 
@@ -243,7 +243,7 @@ def add_promotion_routes(router: APIRouter, gateway: Gateway, promotions: Promot
             actor=actor,
             producer=producer,
             model_id=model_id,
-            **body.model_dump(),
+            **body.fields(),
         )
         return await command_for(request, command, wait)
 

@@ -18,6 +18,7 @@ from covenant.events.base import Message
 from covenant.events.codec import Codec
 from covenant.events.promotion import (
     ApprovalRefused,
+    ManifestSignature,
     ModelPromoted,
     PromotionBlocked,
     PromotionPending,
@@ -115,11 +116,24 @@ class Promotions:
         self._tables = None
         await self._stack.aclose()
 
-    async def get(self, promotion_id: str) -> PromotionView | None:
-        """The promotion as of every record committed before this call, or None."""
+    async def signed(self, artifact_id: str) -> list[ManifestSignature]:
+        """The latest manifest signature of every version whose artifact this is."""
+        await self._catch_up()
+        state = self._state
+        return [
+            signature
+            for model_id, signature in sorted(state.signatures.items())
+            if (view := state.models.get(model_id)) and view.entry.artifact_id == artifact_id
+        ]
+
+    async def _catch_up(self) -> None:
         async with self._lock:
             if self._tables is not None:
                 await self._tables.catch_up()
+
+    async def get(self, promotion_id: str) -> PromotionView | None:
+        """The promotion as of every record committed before this call, or None."""
+        await self._catch_up()
         outcome = self._state.outcomes.get(promotion_id)
         if outcome is None or outcome.first is None:
             return None
