@@ -128,7 +128,7 @@ _FACTORIES: dict[str, Callable[[Resources], Worker]] = {
     # One key (COVENANT_SIGNER) signs manifests and audit checkpoints alike, so every
     # manifest vouches for the audit key its offline bundle's proofs verify under.
     "notary": lambda r: make_notary_worker(
-        r.require_signer(), audit_key_id=r.require_signer().key_id
+        r.require_signer(), audit_key_id=r.require_signer().key_id, blobs=r.blobs
     ),
     "evaluation": lambda r: _evaluation_worker(r),
 }

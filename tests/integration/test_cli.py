@@ -166,6 +166,7 @@ def test_demo_evaluates_signs_on_the_hsm_and_promotes_with_multisig(demo: Demo) 
     assert "forged" in promotion["forged_refused"]
     assert promotion["approved_by"] == ["ann", "bob"]
     assert promotion["prod"] == "staging → prod"
+    assert promotion["watermark_checked"] is True
     # The bundle verifies offline, with the manifest key alone, by another process.
     key = demo.home / "manifest-signer.pem"
     checked = covenant(

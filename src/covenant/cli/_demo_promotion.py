@@ -51,7 +51,7 @@ from covenant.events.promotion import (
 from covenant.platform import Platform
 from covenant.promotion.approvals import approval_message
 from covenant.promotion.bundles import BundleUnavailableError, provenance_bundle
-from covenant.provenance import verify_bundle
+from covenant.provenance import Envelope, check_watermark, verify_bundle
 from covenant.signing import LocalKeySigner, Signer
 from covenant.topics import ARTIFACT_EVENTS, DATASET_EVENTS, EVAL_EVENTS, PROMOTION_EVENTS, Topic
 
@@ -79,6 +79,8 @@ class PromotionResult:
     bundle: str = ""
     bundle_events: int = 0
     bundle_verified: bool = False
+    watermarked: str = ""
+    watermark_checked: bool = False
 
 
 class _PromotionWatch(_Watch):
@@ -300,6 +302,19 @@ async def run_promotion(
     path.write_bytes(bundle)
     (home / "manifest-signer.pem").write_text(signed.signature.public_key_pem)
     report = verify_bundle(bundle, signed.signature.public_key_pem.encode())
+    marked = signed.signature.watermarked_artifact_id
+    if marked is not None:  # as a model server would load it (issue 10's servers do)
+        model_file = home / "model.watermarked.onnx"
+        with model_file.open("wb") as out:
+            async for chunk in await platform.blobs.open(marked):
+                out.write(chunk)
+        check_watermark(
+            model_file,
+            Envelope.from_bytes(signed.signature.envelope),
+            public_key_pem=signed.signature.public_key_pem.encode(),
+        )
+        result.watermarked = str(model_file)
+        result.watermark_checked = True
     result.eval_id = evaluation.eval_id
     result.eval_passed = evaluation.passed
     result.accuracy = evaluation.task.accuracy

@@ -159,6 +159,7 @@ def _promotion(p: PromotionResult, folder: Path) -> None:
         ),
         ("prod", f"{p.prod}, approved by {', '.join(p.approved_by)}"),
         ("provenance", f"{p.bundle}: {p.bundle_events} events with inclusion proofs, verified"),
+        ("watermark", f"{p.watermarked}: manifest digest and signer in its metadata, checked"),
     ]
     out.print("\n[bold]Promotion[/bold] (steps 4-5 of the spec's example flow)")
     for label, text in rows:

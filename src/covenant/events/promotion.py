@@ -82,6 +82,10 @@ class ManifestSignature(Record):
         default=None, description="the DSSE envelope, stored as an artifact"
     )
     evaluation_id: str | None = None
+    watermarked_artifact_id: str | None = Field(
+        default=None,
+        description="the ONNX model with the manifest digest and signer in its metadata_props",
+    )
 
 
 class RequestPromotion(Command, type="promotion.request", topic=PROMOTION_COMMANDS):

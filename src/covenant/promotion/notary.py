@@ -18,7 +18,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from covenant.blobs.protocol import BlobStore
 from covenant.errors import CovenantError
+from covenant.events.artifacts import RecordArtifact
 from covenant.events.base import Message
 from covenant.events.promotion import (
     KeyCustody,
@@ -29,7 +31,9 @@ from covenant.events.promotion import (
 )
 from covenant.events.training import TrainingCleared, TrainingCompleted
 from covenant.promotion.state import PromotionState
+from covenant.promotion.watermarking import watermarked_copy
 from covenant.provenance import (
+    Envelope,
     build_predicate,
     build_statement,
     manifest_digest,
@@ -38,7 +42,13 @@ from covenant.provenance import (
 )
 from covenant.runtime.worker import Context, Worker
 from covenant.signing import Signer
-from covenant.topics import PROMOTION_EVENTS, SIGNING_COMMANDS, TRAIN_EVENTS, Topic
+from covenant.topics import (
+    ARTIFACT_COMMANDS,
+    PROMOTION_EVENTS,
+    SIGNING_COMMANDS,
+    TRAIN_EVENTS,
+    Topic,
+)
 
 __all__ = ["NotaryState", "make_notary_worker"]
 
@@ -75,9 +85,12 @@ class NotaryState(PromotionState):
         super().apply(message)
 
 
-def make_notary_worker(signer: Signer, *, audit_key_id: str | None = None) -> Worker:
+def make_notary_worker(
+    signer: Signer, *, audit_key_id: str | None = None, blobs: BlobStore | None = None
+) -> Worker:
     """The ``notary`` worker, signing with ``signer``; ``audit_key_id`` is vouched for
-    in every manifest, so offline bundles can trust the audit checkpoints' key."""
+    in every manifest, so offline bundles can trust the audit checkpoints' key. With
+    ``blobs``, a signed ONNX model also gets its watermarked copy (stored, recorded)."""
     state = NotaryState()
 
     async def handle(message: Message, ctx: Context) -> None:
@@ -109,6 +122,7 @@ def make_notary_worker(signer: Signer, *, audit_key_id: str | None = None) -> Wo
                 reason=f"the signer refused: {exc}",
             )
             return
+        marked = await _watermark(ctx, blobs, entry.artifact_id, name, envelope)
         evaluation = state.evaluations.get(message.model_id)
         ctx.emit(
             ManifestSigned,
@@ -122,18 +136,42 @@ def make_notary_worker(signer: Signer, *, audit_key_id: str | None = None) -> Wo
                 payload_sha256=manifest_digest(envelope),
                 envelope=envelope.to_bytes().decode(),
                 evaluation_id=evaluation.eval_id if evaluation else None,
+                watermarked_artifact_id=marked,
             ),
         )
 
     return Worker(
         name="notary",
         inputs=(SIGNING_COMMANDS,),
-        outputs=(PROMOTION_EVENTS,),
+        outputs=(PROMOTION_EVENTS, ARTIFACT_COMMANDS),
         accepts=(SignManifest,),
         handle=handle,
         description="signs model manifests (in-toto in DSSE) through the configured signer",
         state=state,
     )
+
+
+async def _watermark(
+    ctx: Context, blobs: BlobStore | None, artifact_id: str, name: str, envelope: Envelope
+) -> str | None:
+    """The watermarked copy's artifact id (stored, and recorded with the signing), or
+    None when there is no store, the file is not ONNX, or onnx is not installed."""
+    if blobs is None:
+        return None
+    copy = await watermarked_copy(blobs, artifact_id=artifact_id, name=name, envelope=envelope)
+    if copy is None:
+        return None
+    ctx.emit(
+        RecordArtifact,
+        subject=copy.artifact_id,
+        name=name.removesuffix(".onnx") + ".watermarked.onnx",
+        media_type=copy.media_type,
+        claimed_sha256=copy.sha256,
+        size_bytes=copy.size,
+        blob_uri=copy.uri,
+        run_config={"watermarks": artifact_id},
+    )
+    return copy.artifact_id
 
 
 def _predicate(
