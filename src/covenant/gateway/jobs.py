@@ -26,8 +26,6 @@ history; and the reproduction verdict of a rerun.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -46,7 +44,7 @@ from covenant.events.training import (
     TrainingReproduced,
     TrainingStarted,
 )
-from covenant.runtime.tables import GlobalTables
+from covenant.gateway._views import TableView
 from covenant.topics import Topic
 from covenant.training.jobs import Job, TrainingState, refuses_a_duplicate
 
@@ -146,7 +144,7 @@ class JobView:
     extras: Extras
 
 
-class Jobs:
+class Jobs(TableView[JobsState]):
     """The caught-up view; ``start`` rebuilds it, ``get`` is the read barrier.
 
     Args:
@@ -154,32 +152,8 @@ class Jobs:
         codec: decodes the records.
     """
 
-    @property
-    def topics(self) -> tuple[Topic, ...]:
-        """The topics the view is folded from."""
-        return self._state.topics
-
     def __init__(self, *, bus: Bus, codec: Codec) -> None:
-        self._bus = bus
-        self._codec = codec
-        self._state = JobsState()
-        self._tables: GlobalTables | None = None
-        self._stack = contextlib.AsyncExitStack()
-        self._lock = asyncio.Lock()
-
-    async def start(self) -> None:
-        """Open the table reader and fold everything on the topics so far."""
-        if self._tables is None:
-            reader = await self._stack.enter_async_context(self._bus.table(self._state.topics))
-            self._tables = GlobalTables(
-                self._state, table=reader, codec=self._codec, worker="gateway"
-            )
-            await self._tables.rebuild()
-
-    async def stop(self) -> None:
-        """Close the reader; stopping twice is harmless."""
-        self._tables = None
-        await self._stack.aclose()
+        super().__init__(bus=bus, codec=codec, state=JobsState())
 
     async def get(self, job_id: str) -> JobView | None:
         """The job as of every record committed before this call, or None.
@@ -187,9 +161,7 @@ class Jobs:
         Raises:
             BusError: the log could not be read (the gateway answers 503).
         """
-        async with self._lock:  # one catch-up at a time; the others then find it done
-            if self._tables is not None:
-                await self._tables.catch_up()
+        await self.catch_up()
         state = self._state
         job = state.training.jobs.get(job_id)
         extras = state.extras.get(job_id, Extras())

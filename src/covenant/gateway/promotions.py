@@ -9,8 +9,6 @@ and the approvals that were refused. In memory, rebuilt from the log at start-up
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from dataclasses import dataclass, field
 
 from covenant.bus.protocol import Bus
@@ -23,9 +21,8 @@ from covenant.events.promotion import (
     PromotionBlocked,
     PromotionPending,
 )
+from covenant.gateway._views import TableView
 from covenant.promotion.state import Pending, PromotionState
-from covenant.runtime.tables import GlobalTables
-from covenant.topics import Topic
 
 __all__ = ["PromotionView", "Promotions"]
 
@@ -86,39 +83,15 @@ class PromotionView:
     first: PromotionPending | PromotionBlocked
 
 
-class Promotions:
+class Promotions(TableView[_ViewState]):
     """The caught-up view; ``start`` rebuilds it, ``get`` is the read barrier."""
 
     def __init__(self, *, bus: Bus, codec: Codec) -> None:
-        self._bus = bus
-        self._codec = codec
-        self._state = _ViewState()
-        self._tables: GlobalTables | None = None
-        self._stack = contextlib.AsyncExitStack()
-        self._lock = asyncio.Lock()
-
-    @property
-    def topics(self) -> tuple[Topic, ...]:
-        """The topics the view is folded from."""
-        return self._state.topics
-
-    async def start(self) -> None:
-        """Open the table reader and fold everything so far."""
-        if self._tables is None:
-            reader = await self._stack.enter_async_context(self._bus.table(self._state.topics))
-            self._tables = GlobalTables(
-                self._state, table=reader, codec=self._codec, worker="gateway"
-            )
-            await self._tables.rebuild()
-
-    async def stop(self) -> None:
-        """Close the reader; stopping twice is harmless."""
-        self._tables = None
-        await self._stack.aclose()
+        super().__init__(bus=bus, codec=codec, state=_ViewState())
 
     async def signed(self, artifact_id: str) -> list[ManifestSignature]:
         """The latest manifest signature of every version whose artifact this is."""
-        await self._catch_up()
+        await self.catch_up()
         state = self._state
         return [
             signature
@@ -126,14 +99,9 @@ class Promotions:
             if (view := state.models.get(model_id)) and view.entry.artifact_id == artifact_id
         ]
 
-    async def _catch_up(self) -> None:
-        async with self._lock:
-            if self._tables is not None:
-                await self._tables.catch_up()
-
     async def get(self, promotion_id: str) -> PromotionView | None:
         """The promotion as of every record committed before this call, or None."""
-        await self._catch_up()
+        await self.catch_up()
         outcome = self._state.outcomes.get(promotion_id)
         if outcome is None or outcome.first is None:
             return None
