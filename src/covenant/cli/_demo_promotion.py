@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,11 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from covenant.cli._demo_example import DemoError, example_data
-from covenant.cli._demo_training import _ask, _Watch
+from covenant.cli._demo_training import _ask, _Watch, register_csv
 from covenant.errors import CovenantError
-from covenant.events.artifacts import RecordArtifact
 from covenant.events.base import Message
-from covenant.events.datasets import ProvenanceReview, RegisterDataset
 from covenant.events.evaluation import (
     EvaluationCompleted,
     EvaluationFailed,
@@ -127,34 +124,7 @@ def prepare(home: Path) -> dict[str, str]:
 
 async def _evaluate(platform: Platform, watch: _Watch, source: Path, model_id: str) -> Any:
     data = example_data(source).evaluation_csv(rows=slice(0, None, 5))  # the held-out rows
-    blob = await platform.blobs.put(source=io.BytesIO(data), media_type="text/csv")
-    await platform.publish(
-        _ask(
-            RecordArtifact,
-            blob.artifact_id,
-            name="digits-test.csv",
-            media_type="text/csv",
-            claimed_sha256=blob.sha256,
-            size_bytes=blob.size,
-            blob_uri=blob.uri,
-        ),
-    )
-    stored = blob.artifact_id
-    await watch.first(Message, lambda m: getattr(m, "artifact_id", "") == stored, "its storing")
-    await platform.publish(
-        _ask(
-            RegisterDataset,
-            f"dataset:{TEST_SET}",
-            dataset_id=TEST_SET,
-            artifact_id=blob.artifact_id,
-            source_refs=["sklearn.datasets.load_digits"],
-            license="CC-BY-4.0",
-            provenance_review=ProvenanceReview.PASSED,
-        )
-    )
-    await watch.first(
-        Message, lambda m: m.meta.subject == f"dataset:{TEST_SET}", "the test set's registration"
-    )
+    await register_csv(platform, watch, data, name="digits-test.csv", dataset_id=TEST_SET)
     eval_id = f"eval-{secrets.token_hex(4)}"
     await platform.publish(
         _ask(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -227,15 +228,23 @@ def _ask(cls: type[M], subject: str, **body: Any) -> M:
     return message
 
 
-async def _register_data(platform: Platform, watch: _Watch, source: Path, code_ref: str) -> None:
-    """Step 1 for the training data: the digits CSV stored, then registered."""
-    data = example_data(source).digits_csv()
+async def register_csv(
+    platform: Platform,
+    watch: _Watch,
+    data: bytes,
+    *,
+    name: str,
+    dataset_id: str,
+    transformations: list[Transformation] | None = None,
+) -> str:
+    """A CSV stored, recorded, then registered as a reviewed dataset from the bundled
+    digits; its artifact id, once the registration is on the log."""
     blob = await platform.blobs.put(source=io.BytesIO(data), media_type="text/csv")
     await platform.publish(
         _ask(
             RecordArtifact,
             blob.artifact_id,
-            name="digits.csv",
+            name=name,
             media_type="text/csv",
             claimed_sha256=blob.sha256,
             size_bytes=blob.size,
@@ -247,19 +256,28 @@ async def _register_data(platform: Platform, watch: _Watch, source: Path, code_r
     await platform.publish(
         _ask(
             RegisterDataset,
-            f"dataset:{DATASET}",
-            dataset_id=DATASET,
+            f"dataset:{dataset_id}",
+            dataset_id=dataset_id,
             artifact_id=blob.artifact_id,
             source_refs=["sklearn.datasets.load_digits"],
-            transformations=[
-                Transformation(name="export-csv", code_ref=code_ref, checksum=blob.artifact_id)
-            ],
+            transformations=transformations or [],
             license="CC-BY-4.0",
             provenance_review=ProvenanceReview.PASSED,
         )
     )
     await watch.first(
-        Message, lambda m: m.meta.subject == f"dataset:{DATASET}", "the dataset's registration"
+        Message, lambda m: m.meta.subject == f"dataset:{dataset_id}", f"{dataset_id}'s registration"
+    )
+    return stored
+
+
+async def _register_data(platform: Platform, watch: _Watch, source: Path, code_ref: str) -> None:
+    """Step 1 for the training data: the digits CSV stored, then registered."""
+    data = example_data(source).digits_csv()
+    checksum = "sha256:" + hashlib.sha256(data).hexdigest()
+    step = Transformation(name="export-csv", code_ref=code_ref, checksum=checksum)
+    await register_csv(
+        platform, watch, data, name="digits.csv", dataset_id=DATASET, transformations=[step]
     )
 
 
