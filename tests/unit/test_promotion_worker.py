@@ -377,3 +377,15 @@ def test_a_status_change_folded_before_its_registration_is_kept() -> None:
         for message in order:
             state.apply(message)
         assert state.models[MODEL].status is ModelStatus.STAGING
+
+
+async def test_a_manifest_signed_again_while_pending_blocks_the_promotion(ready: Setup) -> None:
+    await run(ready.worker, request(Environment.STAGING))
+    # Another manifest of the same version (other facts in its predicate) while
+    # SentinelNet decides; signing the same facts again would give the same payload.
+    changed = ready.entry.model_copy(update={"metrics": {"accuracy": 0.5}})
+    ready.state.apply(await signed_manifest(changed, ready.hsm))
+    out = await run(ready.worker, decided("p1"))
+    assert checks(out) == [PromotionCheck.SIGNATURE_INVALID]
+    assert "signed again" in out[0].reasons[0].message
+    assert ready.status() is ModelStatus.DRAFT

@@ -259,6 +259,21 @@ class _Flow:
         view = self.state.models[pending.model_id]
         signature = self.state.signatures[pending.model_id]
         evaluation = self.state.evaluations[pending.model_id]
+        digest = request_digest(
+            promotion_id=pending.promotion_id,
+            model_id=pending.model_id,
+            target=pending.target,
+            payload_sha256=signature.payload_sha256,
+        )
+        if digest != pending.request_digest:  # approvers approved another manifest
+            reason = PromotionReason(
+                check=PromotionCheck.SIGNATURE_INVALID,
+                message=f"{pending.model_id} was signed again (manifest "
+                f"{signature.manifest_id}) after this promotion was requested; what was "
+                "cleared and approved is not what is signed now: request it again",
+            )
+            self._block(ctx, pending.promotion_id, pending.model_id, pending.target, [reason])
+            return
         ctx.emit(
             ModelPromoted,
             correlation_id=pending.correlation_id,
