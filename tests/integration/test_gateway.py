@@ -469,6 +469,12 @@ async def test_the_openapi_document_lists_every_route(gw: Gateway) -> None:
         ("GET", "/train/jobs/{job_id}/logs"),
         ("POST", "/eval/run"),
         ("GET", "/eval/{eval_id}"),
+        ("POST", "/models/{model_id}/promote"),
+        ("GET", "/promotions/{promotion_id}"),
+        ("POST", "/promotions/{promotion_id}/approve"),
+        ("POST", "/models/{model_id}/sign"),
+        ("POST", "/models/{model_id}/demote"),
+        ("POST", "/models/{model_id}/deprecate"),
         ("GET", "/healthz"),
     }
     assert all(op.get("summary") for ops in document["paths"].values() for op in ops.values())

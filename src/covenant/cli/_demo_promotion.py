@@ -124,7 +124,7 @@ def prepare(home: Path) -> dict[str, str]:
 
 async def _evaluate(platform: Platform, watch: _Watch, source: Path, model_id: str) -> Any:
     data = example_data(source).evaluation_csv(rows=slice(0, None, 5))  # the held-out rows
-    await register_csv(platform, watch, data, name="digits-test.csv", dataset_id=TEST_SET)
+    await register_csv(platform, watch, data, "digits-test.csv", TEST_SET)
     eval_id = f"eval-{secrets.token_hex(4)}"
     await platform.publish(
         _ask(

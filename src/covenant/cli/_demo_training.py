@@ -229,16 +229,10 @@ def _ask(cls: type[M], subject: str, **body: Any) -> M:
 
 
 async def register_csv(
-    platform: Platform,
-    watch: _Watch,
-    data: bytes,
-    *,
-    name: str,
-    dataset_id: str,
-    transformations: list[Transformation] | None = None,
+    platform: Platform, watch: _Watch, data: bytes, name: str, dataset_id: str, *steps: Any
 ) -> str:
-    """A CSV stored, recorded, then registered as a reviewed dataset from the bundled
-    digits; its artifact id, once the registration is on the log."""
+    """A CSV of the bundled digits stored, recorded, registered (provenance reviewed)
+    with the transformations ``steps``; its artifact id, once registered."""
     blob = await platform.blobs.put(source=io.BytesIO(data), media_type="text/csv")
     await platform.publish(
         _ask(
@@ -260,7 +254,7 @@ async def register_csv(
             dataset_id=dataset_id,
             artifact_id=blob.artifact_id,
             source_refs=["sklearn.datasets.load_digits"],
-            transformations=transformations or [],
+            transformations=list(steps),
             license="CC-BY-4.0",
             provenance_review=ProvenanceReview.PASSED,
         )
@@ -269,16 +263,6 @@ async def register_csv(
         Message, lambda m: m.meta.subject == f"dataset:{dataset_id}", f"{dataset_id}'s registration"
     )
     return stored
-
-
-async def _register_data(platform: Platform, watch: _Watch, source: Path, code_ref: str) -> None:
-    """Step 1 for the training data: the digits CSV stored, then registered."""
-    data = example_data(source).digits_csv()
-    checksum = "sha256:" + hashlib.sha256(data).hexdigest()
-    step = Transformation(name="export-csv", code_ref=code_ref, checksum=checksum)
-    await register_csv(
-        platform, watch, data, name="digits.csv", dataset_id=DATASET, transformations=[step]
-    )
 
 
 def _submit(job_id: str, code_ref: str, **extra: Any) -> SubmitTraining:
@@ -309,7 +293,10 @@ async def run_training(
         progress("training: committing the digits example to a git repository")
         repo, commit = commit_example(source, platform.settings.home / "code")
         result.code_ref = code_ref = f"{repo}#{commit}"
-        await _register_data(platform, watch, source, code_ref)
+        data = example_data(source).digits_csv()  # step 1: the training data
+        checksum = f"sha256:{hashlib.sha256(data).hexdigest()}"
+        step = Transformation(name="export-csv", code_ref=code_ref, checksum=checksum)
+        await register_csv(platform, watch, data, "digits.csv", DATASET, step)
         await platform.publish(_submit(JOB, code_ref, target=TARGET))
         await watch.first(TrainingCheckpointed, lambda e: e.job_id == JOB, "a first checkpoint")
         progress("training: SIGKILL the run after its first checkpoint (a spot reclaim)")

@@ -39,11 +39,10 @@ from covenant.gateway.context import (
 )
 from covenant.gateway.documents import (
     AcceptedDoc,
-    ArtifactDoc,
     ArtifactStoredDoc,
-    SignedProvenanceDoc,
 )
 from covenant.gateway.problems import Problem, validation_problem
+from covenant.gateway.promotion_documents import ArtifactProvenanceDoc, SignedProvenanceDoc
 from covenant.gateway.promotions import Promotions
 
 _BINARY_BODY = {
@@ -181,7 +180,7 @@ def add_artifact_routes(
             artifact_id=stored.artifact_id,
         )
 
-    @read_route(router, "/artifact/{artifact_id}", "artifacts", ArtifactDoc, 404)
+    @read_route(router, "/artifact/{artifact_id}", "artifacts", ArtifactProvenanceDoc, 404)
     async def get_artifact(artifact_id: str) -> Response:
         """An artifact's metadata and signed provenance.
 
@@ -191,7 +190,7 @@ def add_artifact_routes(
         view = await gateway.store.get_artifact(artifact_id=artifact_id)
         if view is None:
             raise _not_found(artifact_id)
-        doc = ArtifactDoc.model_validate(view)
+        doc = ArtifactProvenanceDoc.model_validate(view)
         if promotions is not None:
             signed = [
                 SignedProvenanceDoc(

@@ -118,18 +118,6 @@ class DatasetDoc(Document):
     event_id: str
 
 
-class SignedProvenanceDoc(Document):
-    """A model version's signed manifest: verify ``envelope`` with ``publicKeyPem``."""
-
-    model_id: str
-    manifest_id: str
-    signer_id: str
-    custody: str
-    public_key_pem: str
-    payload_sha256: str
-    envelope: dict[str, Any] = Field(description="the DSSE envelope (in-toto Statement v1)")
-
-
 class ArtifactDoc(Document):
     """Stored, verified bytes and what made them."""
 
@@ -142,10 +130,6 @@ class ArtifactDoc(Document):
     run_config: dict[str, str]
     stored_at: datetime
     event_id: str
-    provenance: list[SignedProvenanceDoc] = Field(
-        default_factory=list,
-        description="the signed manifest (DSSE) of every model version these bytes are",
-    )
 
 
 class LineageEdgeDoc(Document):

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
 from covenant.events.promotion import PromotionCheck
 from covenant.events.registry import ModelStatus
-from covenant.gateway.documents import Document, _base64
+from covenant.gateway.documents import ArtifactDoc, Document, _base64
 from covenant.gateway.promotions import PromotionView
 
-__all__ = ["PromotionAcceptedDoc", "PromotionDoc"]
+__all__ = ["ArtifactProvenanceDoc", "PromotionAcceptedDoc", "PromotionDoc", "SignedProvenanceDoc"]
 
 
 class ReasonDoc(Document):
@@ -112,3 +114,24 @@ class PromotionAcceptedDoc(Document):
     promotion_id: str
     command_id: str
     promotion_url: str
+
+
+class SignedProvenanceDoc(Document):
+    """A model version's signed manifest: verify ``envelope`` with ``publicKeyPem``."""
+
+    model_id: str
+    manifest_id: str
+    signer_id: str
+    custody: str
+    public_key_pem: str
+    payload_sha256: str
+    envelope: dict[str, Any] = Field(description="the DSSE envelope (in-toto Statement v1)")
+
+
+class ArtifactProvenanceDoc(ArtifactDoc):
+    """An artifact's metadata, with the signed manifest of every version it is."""
+
+    provenance: list[SignedProvenanceDoc] = Field(
+        default_factory=list,
+        description="the signed manifest (DSSE) of every model version these bytes are",
+    )
