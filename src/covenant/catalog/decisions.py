@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from covenant.catalog.names import is_family_name
 from covenant.catalog.semver import is_semver
 from covenant.catalog.state import CatalogState
 from covenant.events.datasets import ApproveDataset, ProvenanceReview, RegisterDataset
@@ -21,7 +22,6 @@ from covenant.events.registry import RegisterModel
 
 SHA256_ID = re.compile(r"^sha256:[0-9a-f]{64}$")
 MAX_NAME_LENGTH = 1024
-_FAMILY = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 _DRIVE = re.compile(r"[A-Za-z]:")
 
 
@@ -132,7 +132,7 @@ def approval_refusals(command: ApproveDataset, state: CatalogState) -> list[Refu
 def model_refusals(command: RegisterModel, state: CatalogState) -> list[Refusal]:
     """Why the model registration is invalid; empty when it is valid."""
     out = _Refusals()
-    if not _FAMILY.match(command.family):
+    if not is_family_name(command.family):
         out.add(
             Code.INVALID,
             "family",

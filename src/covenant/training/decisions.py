@@ -17,6 +17,7 @@ import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from covenant.catalog.names import is_family_name
 from covenant.catalog.semver import is_semver
 from covenant.events.refusals import Refusal
 from covenant.events.refusals import RefusalCode as Code
@@ -27,7 +28,6 @@ _CREDENTIALS = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^/@]*@")
 _COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _ENTRYPOINT = re.compile(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*")
 _JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-_FAMILY = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
 MAX_SEED = 2**32 - 1  # numpy's RandomState takes 32-bit seeds
 MAX_ATTEMPTS = 20
 
@@ -142,7 +142,7 @@ def _hyperparam_refusals(hyperparams: Mapping[str, str]) -> list[Refusal]:
 
 def _settings_refusals(command: SubmitTraining, executors: Collection[str]) -> list[Refusal]:
     out: list[Refusal] = []
-    if not _FAMILY.fullmatch(command.model_family):
+    if not is_family_name(command.model_family):
         out.append(
             _refusal(
                 Code.INVALID,
@@ -189,7 +189,7 @@ def _settings_refusals(command: SubmitTraining, executors: Collection[str]) -> l
             )
         )
     target = command.target
-    if target is not None and not (_FAMILY.fullmatch(target.family) and is_semver(target.version)):
+    if target is not None and not (is_family_name(target.family) and is_semver(target.version)):
         out.append(
             _refusal(
                 Code.INVALID,
