@@ -59,6 +59,12 @@ def _git(repo: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
+def commit_all(repo: Path, message: str) -> str:
+    """Commit every tracked change in ``repo`` under the tests' identity; the new commit."""
+    _git(repo, "commit", "-qam", message)
+    return _git(repo, "rev-parse", "HEAD")
+
+
 def make_training_repo(dest: Path) -> tuple[str, str]:
     """A repository at ``dest`` holding ``digits/`` and ``probe.py``, committed;
     ``(repo path, commit id)``."""

@@ -14,7 +14,6 @@ import io
 import json
 import os
 import signal
-import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -52,7 +51,13 @@ from covenant.training.executors.local import LocalExecutor
 from covenant.training.executors.protocol import run_id_for
 from covenant.training.pools import Pool, Quota
 from covenant.training.runner import Runner, RunnerSettings
-from training_repo import DIGITS_ENTRYPOINT, PROBE_ENTRYPOINT, digits_data, make_training_repo
+from training_repo import (
+    DIGITS_ENTRYPOINT,
+    PROBE_ENTRYPOINT,
+    commit_all,
+    digits_data,
+    make_training_repo,
+)
 
 pytestmark = pytest.mark.slow
 # Room for four one-CPU jobs, a quota of two for the team that submits them.
@@ -148,17 +153,7 @@ def second_commit(repo: Path) -> str:
     """A commit after the first that changes a comment only."""
     train = repo / "digits" / "train.py"
     train.write_text(train.read_text() + "\n# a comment\n")
-    env = os.environ | {
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.com",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.com",
-    }
-    subprocess.run(["git", "commit", "-qam", "comment"], cwd=repo, env=env, check=True)
-    done = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=repo, check=True, capture_output=True, text=True
-    )
-    return done.stdout.strip()
+    return commit_all(repo, "comment")
 
 
 def gone(pid: int) -> bool:
