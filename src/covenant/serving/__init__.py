@@ -1,0 +1,1 @@
+"""Serving: deployments, model servers, the router, canary analysis and scaling."""
