@@ -109,6 +109,18 @@ PROMOTION_EVENTS = Topic(
     TopicKind.EVENT,
     "manifest signatures, pending and blocked promotions, status changes, keyed by model",
 )
+SERVE_COMMANDS = Topic(
+    "covenant.cmd.serve",
+    3,
+    TopicKind.COMMAND,
+    "deploy, scale and rollback requests and what the serving agent observed, keyed by route",
+)
+SERVE_EVENTS = Topic(
+    "covenant.evt.serve",
+    3,
+    TopicKind.EVENT,
+    "deployment records, traffic splits, canary analyses and scale decisions, keyed by route",
+)
 DEADLETTER = Topic(
     "covenant.dlq", 1, TopicKind.DEADLETTER, "records a worker could not handle, with why"
 )
@@ -147,6 +159,8 @@ ALL_TOPICS: tuple[Topic, ...] = (
     PROMOTION_COMMANDS,
     SIGNING_COMMANDS,
     PROMOTION_EVENTS,
+    SERVE_COMMANDS,
+    SERVE_EVENTS,
     DEADLETTER,
     AUDIT,
     OPENLINEAGE,

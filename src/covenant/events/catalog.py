@@ -49,6 +49,19 @@ from covenant.events.promotion import (
 )
 from covenant.events.registry import ModelRegistered, ModelRejected, RegisterModel
 from covenant.events.runs import StartRun, StopRun
+from covenant.events.serving import (
+    CanaryAnalysed,
+    DeploymentRecorded,
+    DeploymentRefused,
+    DeployModel,
+    ObserveCanary,
+    ObserveLoad,
+    ObserveReplicas,
+    RollbackDeployment,
+    ScaleDecided,
+    ScaleDeployment,
+    TrafficShifted,
+)
 from covenant.events.training import (
     CancelTraining,
     ExpireTraining,
@@ -127,6 +140,17 @@ MESSAGE_TYPES: tuple[type[Message], ...] = (
     ModelDemoted,
     ModelDeprecated,
     LifecycleRefused,
+    DeployModel,
+    ScaleDeployment,
+    RollbackDeployment,
+    ObserveReplicas,
+    ObserveCanary,
+    ObserveLoad,
+    DeploymentRecorded,
+    DeploymentRefused,
+    TrafficShifted,
+    CanaryAnalysed,
+    ScaleDecided,
     DeadLettered,
     LeavesAppended,
     CheckpointSigned,
