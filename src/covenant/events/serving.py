@@ -120,7 +120,12 @@ class DeploymentRecord(Record):
     ready_replicas: int = 0
     traffic_percent: int = 0
     step: int = Field(default=-1, description="index into canaryConfig.steps; -1 before")
+    step_started_at: datetime | None = None
+    baseline_ready: int = Field(default=0, description="ready baseline replicas (canary only)")
     replaces: str | None = Field(default=None, description="the stable deployment it replaces")
+    rolls_back: str | None = Field(
+        default=None, description="the deployment this one's return to the route rolls back"
+    )
     reason: str = ""
 
 
@@ -263,6 +268,7 @@ class CanaryAnalysed(Event, type="canary.analysed", topic=SERVE_EVENTS):
     n_baseline: int
     n_canary: int
     verdicts: list[CanaryVerdict]
+    arms: list[ArmSamples] = Field(description="this window's samples, so anyone can recompute")
     reason: str
     observation_id: str = Field(description="the canary.observe that completed this window")
 

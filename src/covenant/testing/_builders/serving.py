@@ -276,6 +276,7 @@ def canary_analysed(
         n_baseline=0,
         n_canary=0,
         verdicts=list(verdicts),
+        arms=[arm_samples("baseline"), arm_samples()],
         reason=reason,
         observation_id="observation-1",
     )
