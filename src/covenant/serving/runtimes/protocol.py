@@ -13,7 +13,9 @@ A route's weights name *arms*, not replicas: ``stable`` (the version taking the
 traffic today), ``canary`` (the version under analysis) and ``baseline`` (fresh
 replicas of the stable version at the canary's size, so the canary is compared
 with a baseline of its own age and load, as Kayenta does), or ``a``/``b`` for an
-A/B split. The runtime maps each arm to its version's replicas.
+A/B split. The runtime maps each arm to its version's replicas. A deployment's own
+replicas have the role ``stable`` from start to end (promoting a canary must not
+restart them); a canary's baseline replicas have the role ``baseline``.
 """
 
 from __future__ import annotations
@@ -77,7 +79,8 @@ class VersionSpec:
     artifact_uri: str
     artifact_digest: str  # sha256:<hex>
     replicas: int
-    role: str = "stable"  # stable | baseline | canary: one version may run twice
+    role: str = "stable"  # stable (the deployment's own) | baseline (of a canary)
+    manifest_uri: str | None = None  # the DSSE envelope the server verifies first
     node_pool: str = "default"
     cpu: str = "500m"
     memory: str = "512Mi"
