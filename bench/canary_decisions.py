@@ -58,9 +58,8 @@ def main() -> None:
     else:
         print(f"{'analysis':<28}{'requests to decide (canary side)':>34}")
         print(f"{'sequential mean':<28}{out['sequential_mean']:>34.0f}")
-        print(
-            f"{'sequential p50 / p95':<28}{out['sequential_p50']:>26.0f} / {out['sequential_p95']:.0f}"
-        )
+        p50, p95 = out["sequential_p50"], out["sequential_p95"]
+        print(f"{'sequential p50 / p95':<28}{p50:>26.0f} / {p95:.0f}")
         print(f"{'fixed horizon (95% power)':<28}{fixed:>34}")
         print(f"ratio sequential mean / fixed: {out['ratio_mean_seq_over_fixed']:.2f}")
 
