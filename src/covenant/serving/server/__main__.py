@@ -1,6 +1,7 @@
 """``python -m covenant.serving.server``: check a model, load it, serve it over OIP.
 
-Exit codes: 0 after a clean shutdown (SIGTERM/SIGINT), 2 for bad arguments, and
+Exit codes: killed by the signal after a graceful shutdown on SIGTERM/SIGINT (uvicorn
+re-raises it, so a supervisor sees -15), 2 for bad arguments, and
 ``REFUSED_EXIT`` (78) when the model is refused, after one JSON line on stderr
 ``{"refused": "<code>", "reason": "..."}``. When ready it prints
 ``READY http://127.0.0.1:PORT`` on stdout (the supervisor waits for that line), so

@@ -151,7 +151,7 @@ class ModelServerApp:
         if method == "POST" and path in self._infer_paths:
             await self._infer(scope, receive, send)
             return
-        if method != "GET":
+        if method != "GET" and not path.startswith("/v2/models/"):
             await _send(send, 405, {"error": f"{method} {path} is not supported"}, [_JSON])
         elif path == "/v2/health/live":
             await _send(send, 200, {"live": True}, [_JSON])
@@ -168,11 +168,13 @@ class ModelServerApp:
         elif path == "/metrics":
             headers = [(b"content-type", CONTENT_TYPE.encode())]
             await _raw(send, 200, self.metrics.exposition(), headers)
-        elif path.startswith("/v2/models/"):
+        elif path.startswith("/v2/models/") and not path.startswith(
+            f"/v2/models/{self.info.name}/"
+        ):
             name = path.removeprefix("/v2/models/").split("/")[0]
             await _send(send, 404, {"error": f"unknown model '{name}'"}, [_JSON])
         else:
-            await _send(send, 404, {"error": f"no route {path}"}, [_JSON])
+            await _send(send, 404, {"error": f"no route {method} {path}"}, [_JSON])
 
     async def _infer(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
