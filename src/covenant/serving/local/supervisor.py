@@ -150,6 +150,9 @@ class ReplicaPool:
             self._replicas.remove(replica)
 
     async def _watch(self, replica: _Replica) -> None:
+        # drain both pipes so a chatty replica never blocks on a full pipe buffer
+        streams = (replica.process.stdout, replica.process.stderr)
+        await asyncio.gather(*(_drain(s) for s in streams if s is not None))
         await replica.process.wait()
         with contextlib.suppress(ValueError):
             self._replicas.remove(replica)
@@ -189,6 +192,11 @@ class ReplicaPool:
         for r in replicas:
             if r.watcher is not None:
                 await asyncio.gather(r.watcher, return_exceptions=True)
+
+
+async def _drain(stream: asyncio.StreamReader) -> None:
+    while await stream.read(65536):
+        pass
 
 
 async def _ready_url(process: asyncio.subprocess.Process) -> str | None:
