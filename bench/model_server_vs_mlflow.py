@@ -131,10 +131,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         )  # fmt: skip
         port = free_port()
         mlflow_bin = args.mlflow_python.parent / "mlflow"
+        # MLflow starts its HTTP server (uvicorn/gunicorn) by name: its venv goes first
+        mlflow_env = base_env()
+        mlflow_env["PATH"] = f"{mlflow_bin.parent}:{mlflow_env.get('PATH', '')}"
+        log = Path(tempfile.gettempdir()) / "serve-bench-mlflow.log"
         theirs = subprocess.Popen(
             [str(mlflow_bin), "models", "serve", "-m", str(mlflow_path), "--env-manager",
              "local", "--host", "127.0.0.1", "-p", str(port)],
-            env=base_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=mlflow_env, stdout=subprocess.DEVNULL, stderr=log.open("wb"),
         )  # fmt: skip
         try:
             assert ours.stdout is not None
