@@ -42,6 +42,12 @@ re-exported there::
     │                                  (covenant.cli._demo_example; the message says what to do)
     ├── ServiceStartError              covenant.testing: a local test service did not start
     │                                  (log_file; also a RuntimeError)
+    ├── ModelRefusedError              covenant.dataplane.server: a model server will not load a
+    │                                  model (code: digest_mismatch, unsigned, ... ; reason)
+    ├── BadRequestError                covenant.dataplane.server: a malformed inference request
+    │                                  (also a ValueError; answered 400)
+    ├── UpstreamFailedError            covenant.dataplane.router: every replica tried failed
+    │                                  (internal; answered 502)
     ├── SoftHsmMissingError            covenant.testing.softhsm: SoftHSM2 is not installed or
     │                                  made no token (also a RuntimeError)
     └── Problem                        covenant.gateway: an HTTP problem answer (status, kind)

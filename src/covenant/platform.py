@@ -109,6 +109,19 @@ def _evaluation_worker(resources: Resources) -> Worker:
     return make_evaluation_worker(blobs=resources.require_blobs(), runners=(OnnxRunner(),))
 
 
+def _serving_worker() -> Worker:
+    """The serving worker, imported only when built: its canary statistics need scipy
+    (the ``serve`` extra)."""
+    try:
+        from covenant.serving.worker import make_serving_worker
+    except ImportError as exc:
+        raise ConfigError(
+            f"the serving worker needs the serve extra ({exc}); "
+            "install it with: pip install 'covenant[serve]'"
+        ) from exc
+    return make_serving_worker()
+
+
 # The composition root decides which workers exist; no capability module imports
 # the others. A new capability adds its factory here.
 _FACTORIES: dict[str, Callable[[Resources], Worker]] = {
@@ -131,6 +144,7 @@ _FACTORIES: dict[str, Callable[[Resources], Worker]] = {
         r.require_signer(), audit_key_id=r.require_signer().key_id, blobs=r.blobs
     ),
     "evaluation": lambda r: _evaluation_worker(r),
+    "serving": lambda _: _serving_worker(),
 }
 WORKER_NAMES: tuple[str, ...] = tuple(_FACTORIES)
 
@@ -222,6 +236,19 @@ def promotion_clock_part(platform: Platform, stop: asyncio.Event) -> Coroutine[A
 
     timeout = float(platform.settings.policy_timeout_s)
     return PromotionClock(bus=platform.bus, codec=platform.codec, timeout_s=timeout).run(stop)
+
+
+def serving_part(platform: Platform, stop: asyncio.Event) -> Coroutine[Any, Any, None]:
+    """The serving agent with the local runtime and the router (``COVENANT_ROUTER_URL``)."""
+    from covenant.serving.part import run_local_serving
+
+    return run_local_serving(
+        settings=platform.settings,
+        bus=platform.bus,
+        codec=platform.codec,
+        blobs=platform.blobs,
+        stop=stop,
+    )
 
 
 async def projector_part(platform: Platform, stop: asyncio.Event) -> None:

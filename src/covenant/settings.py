@@ -58,6 +58,13 @@ class Settings(BaseModel):
         signer_cert, signer_key, signer_ca: this client's TLS certificate and key, and
             the CA that signed the proxy's certificate (``COVENANT_SIGNER_CERT``,
             ``COVENANT_SIGNER_KEY``, ``COVENANT_SIGNER_CA``), for an ``https://`` signer.
+        router_url: where the serving router answers Open Inference Protocol requests
+            (``COVENANT_ROUTER_URL``); ``covenant up`` serves it there and
+            ``covenant serve predict`` sends to it.
+        trusted_keys: the PEM public keys a staging or prod model server accepts a
+            manifest signature from (``COVENANT_TRUSTED_KEYS``, paths separated by
+            ``:``); empty means the configured signer's own public key. The key in a
+            manifest is never trusted because it is there: a re-signed model is refused.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -79,6 +86,8 @@ class Settings(BaseModel):
     signer_cert: Path | None = None
     signer_key: Path | None = None
     signer_ca: Path | None = None
+    router_url: str = "http://127.0.0.1:8090"
+    trusted_keys: tuple[Path, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -102,6 +111,10 @@ class Settings(BaseModel):
             signer_cert=_path(env, "COVENANT_SIGNER_CERT"),
             signer_key=_path(env, "COVENANT_SIGNER_KEY"),
             signer_ca=_path(env, "COVENANT_SIGNER_CA"),
+            router_url=env.get("COVENANT_ROUTER_URL") or "http://127.0.0.1:8090",
+            trusted_keys=tuple(
+                Path(k).expanduser() for k in env.get("COVENANT_TRUSTED_KEYS", "").split(":") if k
+            ),
         )
 
 

@@ -25,6 +25,7 @@ def platform(tmp_path: Path) -> Iterator[dict[str, str]]:
     env = {
         "COVENANT_HOME": str(tmp_path / "home"),
         "COVENANT_GATEWAY": f"http://127.0.0.1:{port}",
+        "COVENANT_ROUTER_URL": f"http://127.0.0.1:{free_port()}",
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "USER": "alice",
     }

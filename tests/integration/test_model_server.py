@@ -14,13 +14,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from covenant.dataplane.server import REFUSED_EXIT
 from covenant.provenance import (
     build_statement,
     embed_watermark,
     sign_envelope,
     subjects_from_digests,
 )
-from covenant.serving.server import REFUSED_EXIT
 from covenant.signing import LocalKeySigner
 from eval_models import fitted, onnx_bytes
 from provenance_support import predicate
@@ -28,7 +28,7 @@ from provenance_support import predicate
 
 def _argv(root: Path, digest: str, *extra: str) -> list[str]:
     return [
-        sys.executable, "-m", "covenant.serving.server", "--model-id", "digits:1.2.0",
+        sys.executable, "-m", "covenant.dataplane.server", "--model-id", "digits:1.2.0",
         "--digest", digest, "--port", "0", "--warmup", *extra,
     ]  # fmt: skip
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from covenant.dataplane.server import LoadedModelInfo, ModelRefusedError, check_model
 from covenant.provenance import (
     Envelope,
     build_statement,
@@ -15,7 +16,6 @@ from covenant.provenance import (
     sign_envelope,
     subjects_from_digests,
 )
-from covenant.serving.server import LoadedModelInfo, ModelRefusedError, check_model
 from covenant.signing import LocalKeySigner
 from provenance_support import onnx_model_bytes, predicate
 

@@ -25,6 +25,7 @@ from covenant.platform import (
     promotion_clock_part,
     run_parts,
     runner_part,
+    serving_part,
     workers_part,
 )
 from covenant.runtime.service import install_stop_signals, serve_metrics
@@ -69,10 +70,17 @@ def up(
     gateway: Annotated[
         bool, typer.Option(help="serve the HTTP gateway at COVENANT_GATEWAY's host:port")
     ] = True,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            help="run the serving agent: local model servers behind the router at "
+            "COVENANT_ROUTER_URL (needs the serve extra)"
+        ),
+    ] = True,
 ) -> None:
     """Create the topics and run the whole platform in this process until stopped:
     every worker, the read-model projector, the audit worker, the training runner,
-    the promotion clock and the HTTP gateway."""
+    the promotion clock, the serving agent and its router, and the HTTP gateway."""
     registry = CollectorRegistry()
     parts = [
         workers_part(registry=registry),
@@ -81,6 +89,8 @@ def up(
         runner_part(),
         promotion_clock_part,
     ]
+    if serve:
+        parts.append(serving_part)
     if gateway:
         where = urlparse(settings(ctx).gateway_url)
         parts.append(gateway_part(host=where.hostname or "127.0.0.1", port=where.port or 80))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
-from scipy.stats import mannwhitneyu  # type: ignore[import-untyped]
+from scipy.stats import mannwhitneyu
 
 
 class Direction(StrEnum):

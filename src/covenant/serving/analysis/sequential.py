@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import norm  # type: ignore[import-untyped]
+from scipy.stats import norm
 
 from covenant.serving.analysis.judge import (
     Direction,

@@ -1,6 +1,6 @@
 """Supervising the model-server processes of one model version on this machine.
 
-Each replica is ``python -m covenant.serving.server`` with ``--port 0 --warmup``; it
+Each replica is ``python -m covenant.dataplane.server`` with ``--port 0 --warmup``; it
 counts only once it has printed ``READY <url>`` (so it has passed the pre-load checks
 and warmed up). A task awaits each process's exit, so a dead replica (crashed,
 SIGKILLed) is noticed at once, dropped from ``endpoints()`` and replaced. A replica
@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from covenant.serving.server.loading import REFUSED_EXIT, ModelRefusedError
+from covenant.dataplane.server.loading import REFUSED_EXIT, ModelRefusedError
 
 __all__ = ["ReplicaPool", "ServerSpec"]
 
@@ -42,7 +42,7 @@ class ServerSpec:
 
     def argv(self) -> list[str]:
         """The server command line of one replica."""
-        args = [sys.executable, "-m", "covenant.serving.server", "--model-id", self.model_id]
+        args = [sys.executable, "-m", "covenant.dataplane.server", "--model-id", self.model_id]
         args += ["--model", str(self.model_path), "--digest", self.artifact_digest]
         args += ["--env", self.env, "--port", "0", "--warmup", "--threads", str(self.threads)]
         if self.manifest_path is not None:

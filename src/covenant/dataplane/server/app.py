@@ -23,9 +23,9 @@ from typing import Any, Final
 
 import numpy as np
 
-from covenant.serving.server.loading import LoadedModelInfo
-from covenant.serving.server.metrics import CONTENT_TYPE, ServerMetrics
-from covenant.serving.server.oip import (
+from covenant.dataplane.server.loading import LoadedModelInfo
+from covenant.dataplane.server.metrics import CONTENT_TYPE, ServerMetrics
+from covenant.dataplane.server.oip import (
     DTYPES,
     ORT_TYPES,
     BadRequestError,

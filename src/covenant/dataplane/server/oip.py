@@ -16,6 +16,8 @@ from typing import Any, Final
 import numpy as np
 from numpy.typing import NDArray
 
+from covenant.errors import CovenantError
+
 __all__ = [
     "DTYPES",
     "ORT_TYPES",
@@ -59,7 +61,7 @@ ORT_TYPES: Final = {
 _KIND_TO_OIP: Final = {np.dtype(v).str: k for k, v in DTYPES.items() if k != "BYTES"}
 
 
-class BadRequestError(ValueError):
+class BadRequestError(CovenantError, ValueError):
     """The request is malformed; the message is the ``error`` a 400 answers with."""
 
 

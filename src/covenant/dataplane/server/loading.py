@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from covenant.errors import CovenantError
 from covenant.provenance import (
     Envelope,
     ProvenanceError,
@@ -59,8 +60,10 @@ REFUSAL_CODES: Final = (
 )
 
 
-class ModelRefusedError(Exception):
+class ModelRefusedError(CovenantError):
     """The model must not be served; ``code`` is one of ``REFUSAL_CODES``."""
+
+    retriable = False
 
     def __init__(self, code: str, reason: str) -> None:
         super().__init__(f"{code}: {reason}")

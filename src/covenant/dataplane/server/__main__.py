@@ -1,4 +1,4 @@
-"""``python -m covenant.serving.server``: check a model, load it, serve it over OIP.
+"""``python -m covenant.dataplane.server``: check a model, load it, serve it over OIP.
 
 Exit codes: killed by the signal after a graceful shutdown on SIGTERM/SIGINT (uvicorn
 re-raises it, so a supervisor sees -15), 2 for bad arguments, and
@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from covenant.serving.server.loading import (
+from covenant.dataplane.server.loading import (
     ENVS,
     REFUSED_EXIT,
     ModelRefusedError,
@@ -30,7 +30,7 @@ __all__ = ["main", "parser"]
 def parser() -> argparse.ArgumentParser:
     """The command line, with the refusal contract in its help."""
     cli = argparse.ArgumentParser(
-        prog="python -m covenant.serving.server",
+        prog="python -m covenant.dataplane.server",
         description=(
             "Serve one ONNX model over the Open Inference Protocol (KServe v2 REST) "
             "after checking its digest and, in staging and prod, its signed manifest "
@@ -80,9 +80,9 @@ async def _serve(args: argparse.Namespace, info: object) -> None:
     import onnxruntime as ort
     import uvicorn
 
-    from covenant.serving.server.app import ModelServerApp
-    from covenant.serving.server.loading import LoadedModelInfo
-    from covenant.serving.server.metrics import ServerMetrics
+    from covenant.dataplane.server.app import ModelServerApp
+    from covenant.dataplane.server.loading import LoadedModelInfo
+    from covenant.dataplane.server.metrics import ServerMetrics
 
     assert isinstance(info, LoadedModelInfo)
     options = ort.SessionOptions()
