@@ -475,6 +475,11 @@ async def test_the_openapi_document_lists_every_route(gw: Gateway) -> None:
         ("POST", "/models/{model_id}/sign"),
         ("POST", "/models/{model_id}/demote"),
         ("POST", "/models/{model_id}/deprecate"),
+        ("POST", "/serve/deploy"),
+        ("GET", "/serve/{deploy_id}"),
+        ("GET", "/serve/{deploy_id}/explain"),
+        ("POST", "/serve/{deploy_id}/scale"),
+        ("POST", "/serve/{deploy_id}/rollback"),
         ("GET", "/healthz"),
     }
     assert all(op.get("summary") for ops in document["paths"].values() for op in ops.values())

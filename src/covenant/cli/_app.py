@@ -21,6 +21,7 @@ from covenant.cli.evaluation import eval_app
 from covenant.cli.events import events_app, schemas_app
 from covenant.cli.finance import finance_app
 from covenant.cli.promotion import promotions_app
+from covenant.cli.serving import serve_app
 from covenant.cli.signer import signer_app
 from covenant.cli.training import train_app
 from covenant.cli.verify import verify_app
@@ -52,6 +53,7 @@ app.add_typer(finance_app, name="finance")
 app.add_typer(verify_app, name="verify")
 app.add_typer(promotions_app, name="promotions")
 app.add_typer(signer_app, name="signer")
+app.add_typer(serve_app, name="serve")
 
 
 def _version(value: bool) -> None:

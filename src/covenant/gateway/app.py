@@ -34,6 +34,7 @@ from covenant.gateway.problems import PROBLEM_JSON, install_problem_handlers
 from covenant.gateway.promotion import add_promotion_routes
 from covenant.gateway.promotions import Promotions
 from covenant.gateway.queries import add_query_routes
+from covenant.gateway.serving import Deployments, add_serving_routes
 from covenant.gateway.training import add_training_routes
 from covenant.store.protocol import ReadStore
 from covenant.topics import (
@@ -42,6 +43,7 @@ from covenant.topics import (
     EVAL_COMMANDS,
     MODEL_COMMANDS,
     PROMOTION_COMMANDS,
+    SERVE_COMMANDS,
     SIGNING_COMMANDS,
     TRAIN_COMMANDS,
 )
@@ -124,6 +126,7 @@ def create_app(
     jobs = Jobs(bus=bus, codec=codec)
     promotions = Promotions(bus=bus, codec=codec)
     evaluations = Evaluations(bus=bus, codec=codec)
+    deployments = Deployments(bus=bus, codec=codec)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -136,16 +139,19 @@ def create_app(
             EVAL_COMMANDS,
             PROMOTION_COMMANDS,
             SIGNING_COMMANDS,
+            SERVE_COMMANDS,
         ]
-        views = [*jobs.topics, *promotions.topics, *evaluations.topics]
+        views = [*jobs.topics, *promotions.topics, *evaluations.topics, *deployments.topics]
         await bus.ensure_topics([*commands, *FOLLOWED, *views])
         await outcomes.start()
         try:
             await jobs.start()  # the job view, rebuilt from the log before serving
             await promotions.start()
             await evaluations.start()
+            await deployments.start()
             yield
         finally:
+            await deployments.stop()
             await evaluations.stop()
             await promotions.stop()
             await jobs.stop()
@@ -168,6 +174,7 @@ def create_app(
     add_training_routes(app.router, gateway, jobs)
     add_promotion_routes(app.router, gateway, promotions)
     add_evaluation_routes(app.router, gateway, evaluations)
+    add_serving_routes(app.router, gateway, deployments)
 
     @read_route(app.router, "/healthz", "health", HealthDoc)
     async def health() -> Response:
