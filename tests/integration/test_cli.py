@@ -178,6 +178,21 @@ def test_demo_evaluates_signs_on_the_hsm_and_promotes_with_multisig(demo: Demo) 
     assert "model.promoted" in {e["type"] for e in report["events"]}
 
 
+def test_demo_serves_the_promoted_model_with_provenance_on_every_answer(demo: Demo) -> None:
+    serving = demo.summary["serving"]
+    model_id = demo.summary["training"]["model_id"]
+    assert serving["staging"].startswith("staging-1 serving")
+    assert serving["prod"].startswith("prod-1 serving")
+    assert serving["refused"].startswith("not_promoted")
+    assert len(serving["predictions"]) == 3
+    for answer in serving["predictions"]:
+        assert answer["modelId"] == model_id
+        assert answer["signerId"] == demo.summary["audit_key"]
+        assert answer["artifactDigest"].startswith("sha256:")
+        assert answer["traceparent"].startswith("00-")
+    assert sum(a["prediction"] == a["label"] for a in serving["predictions"]) >= 2
+
+
 def test_demo_refuses_a_folder_that_holds_a_log(tmp_path: Path) -> None:
     home = tmp_path / "used"
     home.mkdir()

@@ -30,6 +30,7 @@ from covenant.bus.protocol import Outgoing
 from covenant.cli._demo_example import DemoError, check_ready, write_pools
 from covenant.cli._demo_promotion import PromotionResult, run_promotion
 from covenant.cli._demo_promotion import prepare as prepare_promotion
+from covenant.cli._demo_serving import ServingResult, run_serving
 from covenant.cli._demo_training import TRAINING_SUMMARIES, TrainingResult, run_training
 from covenant.errors import ContractError
 from covenant.events.artifacts import RecordArtifact
@@ -92,6 +93,7 @@ class DemoResult:
     audit_key: str = ""
     training: TrainingResult | None = None
     promotion: PromotionResult | None = None
+    serving: ServingResult | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -304,6 +306,9 @@ async def run_demo(home: Path, progress: Callable[[str], None] = lambda _: None)
             result.training = await run_training(platform, example, progress)
             result.promotion = await run_promotion(
                 platform, example, result.training.model_id, audit_key, progress
+            )
+            result.serving = await run_serving(
+                platform, result.training.model_id, "vision-transformer:1.0.0", audit_key, progress
             )
             progress("waiting for the read models and the audit trail…")
             await wait_caught_up(bus=platform.bus, store=platform.store, timeout_s=60)

@@ -15,6 +15,7 @@ from covenant.cli._support import JsonOption, out, run
 
 if TYPE_CHECKING:
     from covenant.cli._demo_promotion import PromotionResult
+    from covenant.cli._demo_serving import ServingResult
     from covenant.cli._demo_training import TrainingResult
 
 # Rows the terminal's timeline leaves out (``--json`` has them all): the audit
@@ -68,6 +69,8 @@ def demo(
         _lineage(result.training.model_id, result.training.lineage)
     if result.promotion is not None:
         _promotion(result.promotion, folder)
+    if result.serving is not None:
+        _serving(result.serving)
     audit = (
         f"{result.audit_records} records verified under {result.audit_checkpoints} signed "
         f"checkpoints (root {result.audit_root[:16]}…, key {result.audit_key})"
@@ -82,7 +85,8 @@ def demo(
     )
     trained = result.training is not None and result.training.identical
     promoted = result.promotion is not None and result.promotion.bundle_verified
-    if not (result.replay_identical and result.audit_ok and trained and promoted):
+    served = result.serving is not None and len(result.serving.predictions) > 0
+    if not (result.replay_identical and result.audit_ok and trained and promoted and served):
         raise typer.Exit(1)
 
 
@@ -168,3 +172,19 @@ def _promotion(p: PromotionResult, folder: Path) -> None:
         f"  [dim]check it yourself: covenant verify bundle {p.bundle} "
         f"--public-key {folder / 'manifest-signer.pem'}[/dim]"
     )
+
+
+def _serving(s: ServingResult) -> None:
+    """Step 5's deployment: where the model serves, what each answer says about itself."""
+    out.print(
+        "\n[bold]Serving[/bold] (step 5: deployed; OIP behind the router at " + s.router + ")"
+    )
+    out.print(f"  staging     {s.staging}")
+    out.print(f"  prod        {s.prod}: the server verified the HSM signature and watermark")
+    out.print(f"  refused     an unpromoted version in prod: {s.refused}")
+    for p in s.predictions:
+        out.print(
+            f"  predicted   {p['prediction']} (label {p['label']}) by {p['modelId']}, "
+            f"signed {p['signerId']}, {str(p['artifactDigest'])[:19]}…, "
+            f"trace {str(p['traceparent']).split('-')[1][:8]}…"
+        )
