@@ -42,3 +42,30 @@ def test_bad_arguments_say_what_to_do() -> None:
     result = runner.invoke(app, ["serve", "predict", "digits", "--input", "nope"])
     assert result.exit_code == 1
     assert "JSON list of rows" in result.output
+
+
+def test_the_demo_prints_its_serving_step(capsys: object) -> None:
+    from covenant.cli._demo_serving import ServingResult
+    from covenant.cli.demo import _serving
+
+    result = ServingResult(
+        router="http://127.0.0.1:9",
+        staging="staging-1 serving digits:1.0.0 on route digits-staging",
+        prod="prod-1 serving digits:1.0.0 on route digits",
+        refused="not_promoted: vision-transformer:1.0.0 is in draft",
+        predictions=[
+            {
+                "label": 0,
+                "prediction": 0,
+                "modelId": "digits:1.0.0",
+                "signerId": "ed25519:00112233aabbccdd",
+                "artifactDigest": "sha256:" + "ab" * 32,
+                "traceparent": "00-" + "1" * 32 + "-" + "2" * 16 + "-01",
+            }
+        ],
+    )
+    _serving(result)
+    text = capsys.readouterr().out  # type: ignore[attr-defined]
+    assert "prod-1 serving digits:1.0.0" in text
+    assert "not_promoted" in text
+    assert "predicted   0 (label 0) by digits:1.0.0" in text
