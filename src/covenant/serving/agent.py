@@ -21,7 +21,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from covenant.bus.protocol import Bus
 from covenant.events.base import Message
@@ -43,6 +43,7 @@ __all__ = ["AgentOptions", "MeteredSamples", "ServingAgent", "TrafficMeter"]
 
 log = logging.getLogger(__name__)
 PRODUCER = "serving-agent"
+M = TypeVar("M", bound=Message)
 
 
 class MeteredSamples(Protocol):
@@ -148,10 +149,8 @@ class ServingAgent:
             self._reported[(spec.deploy_id, spec.role)] = seen
             record = self.state.deployments[spec.deploy_id]
             out.append(
-                ObserveReplicas.create(
-                    subject=f"route:{record.route}",
-                    actor="covenant",
-                    producer=PRODUCER,
+                _report(
+                    ObserveReplicas,
                     deploy_id=spec.deploy_id,
                     route=record.route,
                     role=spec.role,
@@ -193,10 +192,8 @@ class ServingAgent:
             ]
             if arms:
                 out.append(
-                    ObserveCanary.create(
-                        subject=f"route:{route}",
-                        actor="covenant",
-                        producer=PRODUCER,
+                    _report(
+                        ObserveCanary,
                         deploy_id=canary.deploy_id,
                         route=route,
                         step=canary.step,
@@ -213,10 +210,8 @@ class ServingAgent:
             if record is None or record.status is not DeploymentStatus.SERVING:
                 continue
             out.append(
-                ObserveLoad.create(
-                    subject=f"route:{record.route}",
-                    actor="covenant",
-                    producer=PRODUCER,
+                _report(
+                    ObserveLoad,
                     deploy_id=deploy_id,
                     route=record.route,
                     requests_per_s=count / window_s,
@@ -225,6 +220,14 @@ class ServingAgent:
             )
         self._load.clear()
         return out
+
+
+def _report(cls: type[M], **body: Any) -> M:
+    """An observation of the agent's, keyed by its route as the serving worker reads it."""
+    message: M = cls.create(
+        subject=f"route:{body['route']}", actor="covenant", producer=PRODUCER, **body
+    )
+    return message
 
 
 def _refusal(status: VersionStatus) -> str | None:

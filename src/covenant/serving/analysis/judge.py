@@ -122,6 +122,15 @@ def bad_effect(metric: MetricSpec, effect: float) -> float:
     return effect if metric.direction is Direction.LOWER_IS_BETTER else -effect
 
 
+def insufficient(metric: MetricSpec, method: str, nb: int, nc: int) -> Verdict:
+    """The verdict of a metric with fewer than ``min_samples`` on a side: no judgement."""
+    return Verdict(
+        metric.name, method, Outcome.INSUFFICIENT, nb, nc, None, None, None, None, None,
+        f"{metric.name}: {nb} baseline and {nc} canary samples, fewer than the "
+        f"{metric.min_samples} per side needed: insufficient",
+    )  # fmt: skip
+
+
 def fmt(value: float) -> str:
     return f"{value:.4g}"
 
@@ -137,12 +146,7 @@ def judge(
     c = as_array(metric.name, "canary", canary)
     nb, nc = int(b.size), int(c.size)
     if min(nb, nc) < metric.min_samples:
-        return Verdict(
-            metric.name, "mann_whitney", Outcome.INSUFFICIENT, nb, nc, None, None, None,
-            None, None,
-            f"{metric.name}: {nb} baseline and {nc} canary samples, fewer than the "
-            f"{metric.min_samples} per side needed: insufficient",
-        )  # fmt: skip
+        return insufficient(metric, "mann_whitney", nb, nc)
     kind = resolve_kind(metric, b, c)
     if kind is MetricKind.POSITIVE:
         sb, sc, label = float(np.median(b)), float(np.median(c)), "median"

@@ -37,6 +37,7 @@ from covenant.serving.analysis.judge import (
     as_array,
     bad_effect,
     fmt,
+    insufficient,
     relative_effect,
     resolve_kind,
 )
@@ -75,12 +76,7 @@ class SequentialTest:
         c = as_array(metric.name, "canary", canary)
         nb, nc = int(b.size), int(c.size)
         if min(nb, nc) < metric.min_samples:
-            return Verdict(
-                metric.name, "sequential", Outcome.INSUFFICIENT, nb, nc, None, None, None,
-                None, None,
-                f"{metric.name}: {nb} baseline and {nc} canary samples, fewer than the "
-                f"{metric.min_samples} per side needed: insufficient",
-            )  # fmt: skip
+            return insufficient(metric, "sequential", nb, nc)
         kind = resolve_kind(metric, b, c)
         if kind is MetricKind.POSITIVE:
             tb, tc = np.log(b), np.log(c)
