@@ -141,8 +141,14 @@ class ReplicaPool:
         code = await replica.process.wait()
         assert replica.process.stderr is not None
         err = (await replica.process.stderr.read()).decode(errors="replace")
-        if code == REFUSED_EXIT:
-            self.refusal = _refusal(err)
+        refusal = _refusal(err)
+        if code == REFUSED_EXIT or refusal is not None:
+            # the refusal line decides, not only the exit code: when another part of the
+            # process reaps a child first, asyncio reports 255 for it, and a refused
+            # model read as a crash would be restarted for ever
+            self.refusal = refusal or ModelRefusedError(
+                "refused", err.strip()[-500:] or "no reason given"
+            )
             log.warning("replica of %s refused: %s", self.spec.key, self.refusal)
         else:
             log.warning("replica of %s exited %s before ready: %s", self.spec.key, code, err[-500:])
@@ -211,7 +217,7 @@ async def _ready_url(process: asyncio.subprocess.Process) -> str | None:
             return text.removeprefix("READY ").strip()
 
 
-def _refusal(stderr: str) -> ModelRefusedError:
+def _refusal(stderr: str) -> ModelRefusedError | None:
     for line in reversed(stderr.splitlines()):
         try:
             data = json.loads(line)
@@ -219,4 +225,4 @@ def _refusal(stderr: str) -> ModelRefusedError:
             continue
         if isinstance(data, dict) and "refused" in data:
             return ModelRefusedError(str(data["refused"]), str(data.get("reason", "")))
-    return ModelRefusedError("refused", stderr.strip()[-500:] or "no reason given")
+    return None
