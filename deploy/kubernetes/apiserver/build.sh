@@ -11,7 +11,7 @@ version=${KUBE_VERSION:-v1.34.4}
 cache=${COVENANT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/covenant}/kube-apiserver/$version
 binary=$cache/kube-apiserver
 if [[ -x $binary ]]; then echo "$binary"; exit 0; fi
-command -v go >/dev/null || { echo "building kube-apiserver needs Go (apt-get install golang-go)" >&2; exit 1; }
+command -v go >/dev/null || { echo "building kube-apiserver needs Go 1.24 or later (https://go.dev/dl; Debian's golang-go is too old)" >&2; exit 1; }
 minor=${version#v1.}; minor=${minor%%.*}; patch=${version##*.}
 staging=v0.$minor.$patch
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
