@@ -21,7 +21,7 @@ from covenant.testing.postgres import LocalPostgres
 from covenant.testing.signing_proxy import LocalSigningProxy
 from covenant.testing.softhsm import SoftHsm, start_softhsm
 from covenant.testing.tls import TestPki, write_test_pki
-from kube_cluster import kube_cluster  # noqa: F401  (the session's kube-apiserver)
+from kube_cluster import kube_cluster, kube_serving  # noqa: F401  (the session's kube-apiserver)
 from ray_cluster import ray_cluster  # noqa: F401  (the session's local Ray cluster)
 
 ROOT = Path(__file__).resolve().parents[1]

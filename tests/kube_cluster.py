@@ -17,6 +17,7 @@ tests that need it fail with its output and never skip; deselect them with
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -29,6 +30,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -202,6 +204,28 @@ class KubeCluster:
                     raise TimeoutError("the HTTPRoute CRD was never served")
                 time.sleep(0.3)
 
+    def apply(
+        self, docs: list[dict[str, Any]], *, token: str | None = None, dry_run: bool = False
+    ) -> list[tuple[int, dict[str, Any]]]:
+        """Server-side apply each object (``fieldValidation=Strict``) with ``token``
+        (default the administrator's); the status code and body of each answer."""
+        import httpx
+
+        context = ssl.create_default_context(cafile=str(self.ca_file))
+        headers = {
+            "Authorization": f"Bearer {token or self.admin_token}",
+            "Content-Type": "application/apply-patch+yaml",
+        }
+        query = "fieldManager=covenant-tests&force=true&fieldValidation=Strict"
+        query += "&dryRun=All" if dry_run else ""
+        answers = []
+        with httpx.Client(verify=context, headers=headers, timeout=30) as http:
+            for doc in docs:
+                url = f"{self.host}{_path_of(doc)}?{query}"
+                response = http.patch(url, content=json.dumps(doc))
+                answers.append((response.status_code, response.json()))
+        return answers
+
     def stop(self, grace_s: float = 20.0) -> None:
         """Stop kube-apiserver, then etcd, and remove the work folder."""
         for proc in reversed(self._procs):
@@ -215,6 +239,21 @@ class KubeCluster:
                 proc.wait(timeout=5)
         self._procs = ()
         shutil.rmtree(self.work, ignore_errors=True)
+
+
+_CORE = {"Namespace", "ServiceAccount", "Service", "ConfigMap", "Secret", "Pod"}
+
+
+def _path_of(doc: dict[str, Any]) -> str:
+    """The REST path of one object (the kinds Covenant's manifests hold)."""
+    kind, meta = doc["kind"], doc["metadata"]
+    group_version = doc["apiVersion"]
+    base = f"/api/{group_version}" if kind in _CORE else f"/apis/{group_version}"
+    plural = kind.lower() + ("es" if kind.endswith("s") else "s")
+    plural = {"networkpolicys": "networkpolicies", "ingresss": "ingresses"}.get(plural, plural)
+    namespace = meta.get("namespace")
+    scope = f"/namespaces/{namespace}" if namespace and kind != "Namespace" else ""
+    return f"{base}{scope}/{plural}/{meta['name']}"
 
 
 def _spawn(log: Path, *command: str) -> subprocess.Popen[bytes]:
@@ -244,3 +283,19 @@ def kube_cluster() -> Iterator[KubeCluster]:
         yield cluster
     finally:
         cluster.stop()
+
+
+SERVING_RBAC = REPO / "deploy" / "kubernetes" / "covenant" / "serving-rbac.yaml"
+
+
+@pytest.fixture(scope="session")
+def kube_serving(kube_cluster: KubeCluster) -> KubeCluster:
+    """The cluster with the ``covenant`` namespace and the serving runtime's Role and
+    RoleBinding applied from ``deploy/kubernetes/covenant/serving-rbac.yaml``."""
+    import yaml
+
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "covenant"}}
+    docs = [namespace, *(d for d in yaml.safe_load_all(SERVING_RBAC.read_text()) if d)]
+    for code, body in kube_cluster.apply(docs):
+        assert code < 300, body
+    return kube_cluster

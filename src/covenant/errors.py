@@ -48,6 +48,8 @@ re-exported there::
     │                                  (also a ValueError; answered 400)
     ├── UpstreamFailedError            covenant.dataplane.router: every replica tried failed
     │                                  (internal; answered 502)
+    ├── ClusterError                   covenant.serving.runtimes.kubernetes: the API server
+    │                                  refused or failed a call (retriable for 409/429/5xx)
     ├── SoftHsmMissingError            covenant.testing.softhsm: SoftHSM2 is not installed or
     │                                  made no token (also a RuntimeError)
     └── Problem                        covenant.gateway: an HTTP problem answer (status, kind)
