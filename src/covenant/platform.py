@@ -239,9 +239,19 @@ def promotion_clock_part(platform: Platform, stop: asyncio.Event) -> Coroutine[A
 
 
 def serving_part(platform: Platform, stop: asyncio.Event) -> Coroutine[Any, Any, None]:
-    """The serving agent with the local runtime and the router (``COVENANT_ROUTER_URL``)."""
-    from covenant.serving.part import run_local_serving
+    """The serving agent with the local runtime and the router (``COVENANT_ROUTER_URL``),
+    or on the kubernetes runtime (``COVENANT_SERVING_RUNTIME``)."""
+    from covenant.serving.part import run_kubernetes_serving, run_local_serving
 
+    run = run_kubernetes_serving if platform.settings.serving_runtime == "kubernetes" else None
+    if run is not None:
+        return run(
+            settings=platform.settings,
+            bus=platform.bus,
+            codec=platform.codec,
+            blobs=platform.blobs,
+            stop=stop,
+        )
     return run_local_serving(
         settings=platform.settings,
         bus=platform.bus,

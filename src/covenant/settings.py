@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -65,6 +66,12 @@ class Settings(BaseModel):
             manifest signature from (``COVENANT_TRUSTED_KEYS``, paths separated by
             ``:``); empty means the configured signer's own public key. The key in a
             manifest is never trusted because it is there: a re-signed model is refused.
+        serving_runtime: where model servers run (``COVENANT_SERVING_RUNTIME``):
+            ``local`` (the default: supervised processes behind the router) or
+            ``kubernetes`` (objects in the cluster ``covenant up`` runs in, with its
+            pod's service account; ``covenant.serving.runtimes.kubernetes``).
+        kube_namespace: the namespace the ``kubernetes`` runtime writes to
+            (``COVENANT_KUBE_NAMESPACE``; default the pod's own).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -88,6 +95,8 @@ class Settings(BaseModel):
     signer_ca: Path | None = None
     router_url: str = "http://127.0.0.1:8090"
     trusted_keys: tuple[Path, ...] = ()
+    serving_runtime: Literal["local", "kubernetes"] = "local"
+    kube_namespace: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -115,7 +124,16 @@ class Settings(BaseModel):
             trusted_keys=tuple(
                 Path(k).expanduser() for k in env.get("COVENANT_TRUSTED_KEYS", "").split(":") if k
             ),
+            serving_runtime=_choice(env, "COVENANT_SERVING_RUNTIME", ("local", "kubernetes")),
+            kube_namespace=env.get("COVENANT_KUBE_NAMESPACE", ""),
         )
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> Any:
+    value = env.get(name) or choices[0]
+    if value not in choices:
+        raise ConfigError(f"{name}={value!r} is not one of {', '.join(choices)}")
+    return value
 
 
 def _path(env: Mapping[str, str], name: str) -> Path | None:

@@ -123,3 +123,35 @@ def test_the_route_reads_back_as_written() -> None:
     obj = json.loads(json.dumps(kube_routes.http_route(ROUTE, TARGET, {})))
     assert kube_routes.route_from_object(obj) == ROUTE
     assert kube_routes.route_from_object({"metadata": {}, "spec": {}}) is None
+
+
+def test_the_serving_runtime_setting_names_what_it_refuses() -> None:
+    from covenant.errors import ConfigError
+    from covenant.settings import Settings
+
+    assert Settings.from_env({}).serving_runtime == "local"
+    chosen = Settings.from_env({"COVENANT_SERVING_RUNTIME": "kubernetes"})
+    assert chosen.serving_runtime == "kubernetes"
+    with pytest.raises(ConfigError, match="COVENANT_SERVING_RUNTIME='k8s' is not one of"):
+        Settings.from_env({"COVENANT_SERVING_RUNTIME": "k8s"})
+
+
+async def test_the_kubernetes_part_refuses_to_run_outside_a_cluster(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncio
+
+    from covenant.errors import ConfigError
+    from covenant.serving.part import run_kubernetes_serving
+    from covenant.settings import Settings
+
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    settings = Settings.from_env({"COVENANT_SERVING_RUNTIME": "kubernetes"})
+    with pytest.raises(ConfigError, match="runs inside a cluster"):
+        await run_kubernetes_serving(
+            settings=settings,
+            bus=None,
+            codec=None,
+            blobs=None,
+            stop=asyncio.Event(),  # type: ignore[arg-type]
+        )

@@ -1,5 +1,7 @@
-"""The serving agent on this machine, as ``covenant up`` runs it: the local runtime,
-its router at ``COVENANT_ROUTER_URL`` and the agent reconciling them to the log.
+"""The serving agent as ``covenant up`` runs it: the agent reconciling a runtime to
+the log, on the local runtime with its router at ``COVENANT_ROUTER_URL``, or on the
+``kubernetes`` runtime (``COVENANT_SERVING_RUNTIME=kubernetes``) in the cluster the
+control plane runs in.
 
 Imported only when serving runs: the model servers need the ``serve`` extra
 (onnxruntime, scipy, uvloop, httptools, aiohttp).
@@ -16,7 +18,7 @@ from covenant.bus.protocol import Bus
 from covenant.events.codec import Codec
 from covenant.settings import Settings
 
-__all__ = ["run_local_serving"]
+__all__ = ["run_kubernetes_serving", "run_local_serving"]
 
 
 async def run_local_serving(
@@ -57,6 +59,57 @@ async def run_local_serving(
         await agent.run(stop)
     finally:
         await router.close()
+
+
+SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+
+
+async def run_kubernetes_serving(
+    *, settings: Settings, bus: Bus, codec: Codec, blobs: BlobStore, stop: asyncio.Event
+) -> None:
+    """Run the agent on the ``kubernetes`` runtime with this pod's service account.
+
+    The cluster's Gateway implementation carries the traffic, so there is no router
+    here and no per-arm meter: canary analysis needs the arms' samples, which the
+    local router records and a cluster's metrics pipeline would have to provide. A
+    canary on this runtime therefore waits at its first step, with no window scored,
+    until a person promotes or rolls it back; deploy, scale, A/B and rollback work.
+    """
+    import os
+
+    from covenant.errors import ConfigError
+    from covenant.serving.agent import ServingAgent
+    from covenant.serving.artifacts import LocalArtifacts
+    from covenant.serving.runtimes.kube_manifests import KubeTarget
+    from covenant.serving.runtimes.kubernetes import KubernetesRuntime
+    from covenant.serving.state import ServingState
+
+    host, port = (
+        os.environ.get("KUBERNETES_SERVICE_HOST"),
+        os.environ.get("KUBERNETES_SERVICE_PORT"),
+    )
+    token = SERVICE_ACCOUNT / "token"
+    if not host or not token.exists():
+        raise ConfigError(
+            "COVENANT_SERVING_RUNTIME=kubernetes runs inside a cluster (no "
+            "KUBERNETES_SERVICE_HOST or service-account token here); unset it to serve locally"
+        )
+    namespace = settings.kube_namespace or (SERVICE_ACCOUNT / "namespace").read_text().strip()
+    runtime = KubernetesRuntime.connect(
+        f"https://{host}:{port or 443}",
+        token.read_text().strip(),
+        ca_file=SERVICE_ACCOUNT / "ca.crt",
+        target=KubeTarget(namespace=namespace, control_plane_url=settings.gateway_url),
+    )
+    state = ServingState()
+    # only the manifests are needed here (pods fetch the model themselves), but the
+    # cache also holds the model bytes: one copy per served version
+    artifacts = LocalArtifacts(blobs, settings.home / "serving" / "models", state)
+    agent = ServingAgent(
+        bus=bus, codec=codec, runtime=runtime, locate=artifacts.locate,
+        prepare=artifacts.prepare, state=state,
+    )  # fmt: skip
+    await agent.run(stop)
 
 
 async def _signer_key(settings: Settings) -> Path:
