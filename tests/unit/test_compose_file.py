@@ -19,7 +19,11 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
-STATEFUL = {"kafka": "/var/lib/kafka/data", "postgres": "/var/lib/postgresql/data", "minio": "/data"}
+STATEFUL = {
+    "kafka": "/var/lib/kafka/data",
+    "postgres": "/var/lib/postgresql/data",
+    "minio": "/data",
+}
 
 
 def setting_names() -> set[str]:
@@ -74,7 +78,8 @@ def test_every_covenant_variable_is_a_real_setting(compose: dict[str, Any]) -> N
         (service_name, key)
         for service_name, service in compose["services"].items()
         for key in _environment(service)
-        if key.startswith("COVENANT_") and key not in names
+        if key.startswith("COVENANT_")
+        and key not in names
         # minio-init's secret for the app user is compose's own, not Covenant's.
         and service_name != "minio-init"
     }
@@ -90,7 +95,8 @@ def test_covenant_uses_the_engines_not_its_container(compose: dict[str, Any]) ->
     assert blobs.scheme == "s3"
     assert "endpoint=http://minio:9000" in blobs.query
     # The S3 adapter takes credentials from the AWS default chain, not from a setting.
-    assert env["AWS_ACCESS_KEY_ID"] and env["AWS_SECRET_ACCESS_KEY"]
+    assert env["AWS_ACCESS_KEY_ID"]
+    assert env["AWS_SECRET_ACCESS_KEY"]
     assert urlparse(env["COVENANT_STORE"]).password is None, "PGPASSWORD carries it"
 
 

@@ -76,7 +76,8 @@ def test_the_image_installs_the_runtime_lock_hash_checked_as_non_root() -> None:
     text = DOCKERFILE.read_text()
     install = re.search(r"pip install[^\n]*(?:\\\n[^\n]*)*runtime\.lock", text)
     assert install, "the Dockerfile must install requirements/runtime.lock"
-    assert "--require-hashes" in install[0] and "--no-deps" in install[0]
+    assert "--require-hashes" in install[0]
+    assert "--no-deps" in install[0]
     assert "dev.lock" not in text
     users = re.findall(r"^USER\s+(\S+)", text, re.MULTILINE)
     assert users, "the image must not run as root"
