@@ -16,6 +16,8 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
+from deploy_support import setting_names
+
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
@@ -24,16 +26,6 @@ STATEFUL = {
     "postgres": "/var/lib/postgresql/data",
     "minio": "/data",
 }
-
-
-def setting_names() -> set[str]:
-    """Every ``COVENANT_*`` variable Covenant reads: those ``settings.py`` names, and
-    the ``COVENANT_GATEWAY_*`` limits it hands to the gateway's own config."""
-    sources = [REPO / "src/covenant/settings.py", REPO / "src/covenant/gateway/config.py"]
-    found = set()
-    for source in sources:
-        found |= set(re.findall(r'"(COVENANT_[A-Z0-9_]*[A-Z0-9])"', source.read_text()))
-    return found
 
 
 @pytest.fixture(scope="module")
