@@ -204,9 +204,14 @@ async def test_status_follows_the_watch_and_reports_a_refused_model(
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": f"{spec.key}-x1", "namespace": NS,
                      "labels": {"covenant.dev/replica-set": spec.key}},
-        # an existing service account: no controller manager makes "default" here
+        # an existing service account (no controller manager makes "default" here), and
+        # within Pod Security "restricted", which the namespace may enforce
         "spec": {"serviceAccountName": "covenant-serving", "automountServiceAccountToken": False,
-                 "containers": [{"name": "model-server", "image": "covenant"}]},
+                 "securityContext": {"runAsNonRoot": True, "runAsUser": 10001,
+                                     "seccompProfile": {"type": "RuntimeDefault"}},
+                 "containers": [{"name": "model-server", "image": "covenant",
+                                 "securityContext": {"allowPrivilegeEscalation": False,
+                                                     "capabilities": {"drop": ["ALL"]}}}]},
     }  # fmt: skip
     answer = admin("POST", f"/api/v1/namespaces/{NS}/pods", pod, "application/json")
     assert answer.is_success, answer.text

@@ -95,11 +95,17 @@ async def run_kubernetes_serving(
             "KUBERNETES_SERVICE_HOST or service-account token here); unset it to serve locally"
         )
     namespace = settings.kube_namespace or (SERVICE_ACCOUNT / "namespace").read_text().strip()
+    gateway_port = urlparse(settings.gateway_url).port or 8750
     runtime = KubernetesRuntime.connect(
         f"https://{host}:{port or 443}",
         token.read_text().strip(),
         ca_file=SERVICE_ACCOUNT / "ca.crt",
-        target=KubeTarget(namespace=namespace, control_plane_url=settings.gateway_url),
+        # the model pods fetch artifacts from the control plane's Service (named
+        # covenant, as deploy/kubernetes/covenant/ names it), not its bind address
+        target=KubeTarget(
+            namespace=namespace,
+            control_plane_url=f"http://covenant.{namespace}.svc:{gateway_port}",
+        ),
     )
     state = ServingState()
     # only the manifests are needed here (pods fetch the model themselves), but the
