@@ -190,6 +190,10 @@ class Router:
     async def _send(
         self, route: str, arm: RouterArm, body: bytes, headers: dict[str, str]
     ) -> tuple[int, bytes, dict[str, str]]:
+        """The status, body and headers (names lower-cased) of the first replica that
+        answers. Lower-cased because servers spell ``Content-Type`` as they like and
+        the pass-through looks names up exactly: a missed one left the caller with
+        ``application/octet-stream``."""
         assert self._session is not None
         endpoints = arm.endpoints
         turn = next(self._rr.setdefault((route, arm.name), itertools.count()))
@@ -205,7 +209,8 @@ class Router:
                     if response.status >= 500 and attempt < self._retries:
                         reason = f"{base} answered {response.status}"
                         continue
-                    return response.status, answer, dict(response.headers)
+                    names = {k.lower(): v for k, v in response.headers.items()}
+                    return response.status, answer, names
             except (aiohttp.ClientError, TimeoutError) as exc:
                 reason = f"{base}: {type(exc).__name__} {exc}".strip()
         raise UpstreamFailedError(reason)
