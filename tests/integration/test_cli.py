@@ -66,9 +66,11 @@ def test_demo_json_shows_commands_turned_into_events(demo: Demo) -> None:
     }
     assert len(by_hand) == 3
     assert by_hand <= {e["subject"] for e in timeline if e["type"] == "artifact.stored"}
-    # imagenet-mini, support-chats, digits, and the digits test set of the evaluation
-    assert types.count("dataset.registered") == 4
-    assert types.count("model.registered") == 2  # vision-transformer by hand, digits trained
+    # imagenet-mini, support-chats, digits, the digits test set of the evaluation, and
+    # the inverted export and test set the canary's regressed version is made from
+    assert types.count("dataset.registered") == 6
+    # vision-transformer by hand; digits 1.0.0, and 1.1.0 and 1.2.0 for the canaries
+    assert types.count("model.registered") == 4
     assert types.count("model.rejected") == 2  # bad SemVer, and the duplicate version
     assert types.count("record.dead_lettered") == 1
     # Every command got exactly one decision, linked by causation id.
@@ -84,7 +86,7 @@ def test_demo_json_shows_commands_turned_into_events(demo: Demo) -> None:
     # Every record of the log is a leaf under a signed checkpoint that verifies.
     assert summary["audit_ok"] is True
     logged = [e for e in timeline if e["topic"] != "covenant.audit"]
-    assert summary["audit_records"] == len(logged) + 6  # + the OpenLineage runs
+    assert summary["audit_records"] == len(logged) + 10  # + the OpenLineage runs
     assert summary["audit_checkpoints"] >= 1
     # The OpenLineage exporter put one run event per lineage fact on its topic.
     tail = covenant(
@@ -101,10 +103,14 @@ def test_demo_json_shows_commands_turned_into_events(demo: Demo) -> None:
     for run in runs:  # each one valid OpenLineage, by the official JSON schemas
         assert_valid_openlineage(run)
     assert sorted(r["job"]["name"] for r in runs) == [
+        "prepare:digits-inverted-test:v1",
+        "prepare:digits-inverted:v1",
         "prepare:digits-test:v1",
         "prepare:digits:v1",
         "prepare:imagenet-mini:v1",
         "prepare:support-chats:v3",
+        "train:digits",
+        "train:digits",
         "train:digits",
         "train:vision-transformer",
     ]
@@ -181,16 +187,40 @@ def test_demo_evaluates_signs_on_the_hsm_and_promotes_with_multisig(demo: Demo) 
 def test_demo_serves_the_promoted_model_with_provenance_on_every_answer(demo: Demo) -> None:
     serving = demo.summary["serving"]
     model_id = demo.summary["training"]["model_id"]
-    assert serving["staging"].startswith("staging-1 serving")
-    assert serving["prod"].startswith("prod-1 serving")
+    assert serving["staging"] == f"staging-1 serving {model_id} on route digits-staging"
+    assert serving["prod"] == f"prod-1 serving {model_id} on route digits"
     assert serving["refused"].startswith("not_promoted")
     assert len(serving["predictions"]) == 3
     for answer in serving["predictions"]:
-        assert answer["modelId"] == model_id
+        assert answer["modelId"] == "digits:1.1.0"  # the version the canary promoted
         assert answer["signerId"] == demo.summary["audit_key"]
         assert answer["artifactDigest"].startswith("sha256:")
         assert answer["traceparent"].startswith("00-")
     assert sum(a["prediction"] == a["label"] for a in serving["predictions"]) >= 2
+
+
+def test_demo_canaries_a_version_to_100_and_rolls_back_a_regression_by_itself(
+    demo: Demo,
+) -> None:
+    canary = demo.summary["serving"]["canary"]
+    assert canary["passed"] == "prod-2 serving digits:1.1.0 on route digits"
+    assert canary["passed_percent"] == 100
+    decided = [line for line in canary["passed_steps"] if line.startswith("  step ")]
+    assert [line.split(":")[1].split()[0] for line in decided] == ["pass", "pass"]
+    assert canary["rolled_back"] == "prod-3 (digits:1.2.0)"
+    assert canary["rollback_status"] == "rolled_back"
+    assert canary["rollback_reason"].startswith("canary failed step 1")
+    assert "critical metric accuracy failed" in canary["rollback_reason"]
+    explained = "\n".join(canary["explanation"])
+    assert "step 1 at 25 %: fail" in explained
+    assert "fail  accuracy: canary " in explained  # its statistics, as explain shows them
+    assert canary["client_failed"] == 0, canary["client_failures"]
+    assert canary["client_ok"] > 200
+    # Both versions reached prod the way the first did: trained, evaluated, promoted.
+    types = {(e["type"], e["subject"]) for e in demo.summary["timeline"]}
+    for version in ("1.1.0", "1.2.0"):
+        assert ("train.completed", f"digits-{version}") in types
+        assert ("model.promoted", f"model:digits:{version}") in types
 
 
 def test_demo_refuses_a_folder_that_holds_a_log(tmp_path: Path) -> None:

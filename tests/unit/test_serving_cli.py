@@ -45,10 +45,24 @@ def test_bad_arguments_say_what_to_do() -> None:
 
 
 def test_the_demo_prints_its_serving_step(capsys: object) -> None:
+    from covenant.cli._demo_canary import CanaryResult
     from covenant.cli._demo_serving import ServingResult
     from covenant.cli.demo import _serving
 
+    canary = CanaryResult(
+        plan="steps 25 %, 50 %, 100 %; 50 canary requests a step",
+        passed="prod-2 serving digits:1.1.0 on route digits",
+        passed_percent=100,
+        passed_steps=["  step 1 at 25 %: pass (score 100; baseline n=61, canary n=60)"],
+        rolled_back="prod-3 (digits:1.2.0)",
+        rollback_status="rolled_back",
+        rollback_reason="canary failed step 1: fail: critical metric accuracy failed",
+        explanation=["prod-3:", "  step 1 at 25 %: fail (score 33; baseline n=33, canary n=42)"],
+        client_ok=1859,
+        seconds=29.3,
+    )
     result = ServingResult(
+        canary=canary,
         router="http://127.0.0.1:9",
         staging="staging-1 serving digits:1.0.0 on route digits-staging",
         prod="prod-1 serving digits:1.0.0 on route digits",
@@ -69,3 +83,7 @@ def test_the_demo_prints_its_serving_step(capsys: object) -> None:
     assert "prod-1 serving digits:1.0.0" in text
     assert "not_promoted" in text
     assert "predicted   0 (label 0) by digits:1.0.0" in text
+    assert "prod-2 serving digits:1.1.0 on route digits at 100 %" in text
+    assert "rolled back prod-3 (digits:1.2.0) by itself (rolled_back): canary failed" in text
+    assert "step 1 at 25 %: fail (score 33" in text
+    assert "1859 requests answered, 0 failed" in text

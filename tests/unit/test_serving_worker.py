@@ -240,3 +240,19 @@ async def test_desired_state_maps_the_baseline_arm_to_the_canarys_baseline_repli
     assert versions[arms["baseline"]].role == "baseline"
     assert versions[arms["canary"]].model_id == V2
     assert isinstance(h.state.splits["digits"], TrafficShifted)
+
+
+async def test_a_window_without_samples_of_the_compared_arms_keeps_collecting() -> None:
+    # The split moves while a window is open: its samples may all be the stable's.
+    h = await canary_harness()
+    only_stable = b.observe_canary(
+        "d2",
+        route="digits",
+        step=0,
+        arms=[b.arm_samples("stable", deploy_id="d1", latency_ms=[10.0] * 20)],
+    )
+    out = await h.send(only_stable)
+    assert [type(m) for m in out] == [CanaryAnalysed]
+    assert out[0].decision == "continue"
+    assert {v.outcome for v in out[0].verdicts} == {"insufficient"}
+    assert h.status("d2") is DeploymentStatus.CANARY

@@ -308,7 +308,13 @@ async def run_demo(home: Path, progress: Callable[[str], None] = lambda _: None)
                 platform, example, result.training.model_id, audit_key, progress
             )
             result.serving = await run_serving(
-                platform, result.training.model_id, "vision-transformer:1.0.0", audit_key, progress
+                platform,
+                result.training.model_id,
+                "vision-transformer:1.0.0",
+                audit_key,
+                example,
+                result.training.code_ref,
+                progress,
             )
             progress("waiting for the read models and the audit trail…")
             await wait_caught_up(bus=platform.bus, store=platform.store, timeout_s=60)

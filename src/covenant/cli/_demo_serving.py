@@ -1,25 +1,32 @@
 """The demo's serving step (step 5's "deployed"): the promoted model on real model
-servers behind the router, in staging and in prod, a few predictions with the
-provenance each answer carries, and a prod deployment of an unpromoted version refused.
+servers behind the router, in staging and in prod, a prod deployment of an
+unpromoted version refused, then two more versions canaried in prod under client
+load (one passes to 100 %, one with a planted regression is rolled back by itself;
+:mod:`covenant.cli._demo_canary`), and a few predictions with the provenance each
+answer carries.
 
 The servers check the model before loading it, in prod against the HSM key's public
-half as the only trust anchor. Canary analysis and automatic rollback are shown by
-``tests/integration/test_serving_flow.py`` (they need a second version promoted to
-prod, which the demo does not train).
+half as the only trust anchor. The two canaried versions are trained and promoted
+(:mod:`covenant.cli._demo_versions`) while the first is being deployed, so the
+canaries wait on them as little as possible.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 
+from covenant.cli._demo_canary import ONE_REPLICA, CanaryResult, run_canaries
 from covenant.cli._demo_example import DemoError
 from covenant.cli._demo_training import _ask, _Watch
+from covenant.cli._demo_versions import make_versions
 from covenant.events.serving import (
     DeploymentRecorded,
     DeploymentRefused,
@@ -40,6 +47,7 @@ class ServingResult:
     staging: str = ""
     prod: str = ""
     refused: str = ""
+    canary: CanaryResult | None = None
     predictions: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -64,9 +72,12 @@ async def run_serving(
     model_id: str,
     draft_model_id: str,
     trusted_key: bytes,
+    source: Path,
+    code_ref: str,
     progress: Callable[[str], None],
 ) -> ServingResult:
-    """Deploy ``model_id`` to staging and prod, predict, and try ``draft_model_id`` in prod."""
+    """Deploy ``model_id`` to staging and prod, try ``draft_model_id`` in prod, canary
+    two new versions (trained from ``source`` at ``code_ref``) and predict."""
     from covenant.serving.part import run_local_serving
 
     home = platform.settings.home
@@ -77,6 +88,7 @@ async def run_serving(
     result = ServingResult(router=router)
     watch = _ServingWatch(platform, progress)
     following = asyncio.create_task(watch.follow())
+    versions = asyncio.create_task(make_versions(platform, source, code_ref, progress))
     stop = asyncio.Event()
     serving = asyncio.create_task(
         run_local_serving(
@@ -100,6 +112,7 @@ async def run_serving(
                     model_id=model_id,
                     env=env,
                     route=route,
+                    resources=ONE_REPLICA,
                 )
             )
             done = await watch.first(
@@ -123,11 +136,16 @@ async def run_serving(
             DeploymentRefused, lambda m: m.deploy_id == "prod-draft", "the refusal"
         )
         result.refused = f"{refused.code}: {refused.reason}"
+        healthy, regressed = await versions
+        result.canary = await run_canaries(platform, watch, router, healthy, regressed, progress)
         result.predictions = await _predict(router)
     finally:
+        versions.cancel()
         stop.set()
         await serving
         following.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):  # raised above
+            await versions
     return result
 
 
@@ -144,7 +162,7 @@ async def _predict(router: str) -> list[dict[str, Any]]:
                         "name": "pixels",
                         "shape": [1, 64],
                         "datatype": "FP32",
-                        "data": [float(v) for v in data.data[i]],
+                        "data": [float(v) / 16.0 for v in data.data[i]],  # as trained
                     }
                 ]
             }

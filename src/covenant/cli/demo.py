@@ -14,6 +14,7 @@ from rich.table import Table
 from covenant.cli._support import JsonOption, out, run
 
 if TYPE_CHECKING:
+    from covenant.cli._demo_canary import CanaryResult
     from covenant.cli._demo_promotion import PromotionResult
     from covenant.cli._demo_serving import ServingResult
     from covenant.cli._demo_training import TrainingResult
@@ -37,8 +38,9 @@ def demo(
     """Run the main job on embedded defaults: store data and a model, register them
     with lineage (bad requests and garbage included), train a model for real
     (checkpointed, preempted, resumed, registered, re-run identically, charged),
-    show the timeline and the lineage, replay the log, and verify it against signed
-    audit checkpoints."""
+    evaluate, sign and promote it, serve it, canary a new version to 100 % and roll
+    back one with a planted regression under client load, show the timeline and the
+    lineage, replay the log, and verify it against signed audit checkpoints."""
     from covenant.cli._demo_flow import DemoResult, run_demo
 
     folder = home or Path(tempfile.mkdtemp(prefix="covenant-demo-"))
@@ -86,7 +88,16 @@ def demo(
     trained = result.training is not None and result.training.identical
     promoted = result.promotion is not None and result.promotion.bundle_verified
     served = result.serving is not None and len(result.serving.predictions) > 0
-    if not (result.replay_identical and result.audit_ok and trained and promoted and served):
+    canary = result.serving.canary if result.serving is not None else None
+    canaried = (
+        canary is not None
+        and canary.passed_percent == 100
+        and canary.rollback_status == "rolled_back"
+        and canary.client_failed == 0
+    )
+    if not (
+        result.replay_identical and result.audit_ok and trained and promoted and served and canaried
+    ):
         raise typer.Exit(1)
 
 
@@ -182,9 +193,35 @@ def _serving(s: ServingResult) -> None:
     out.print(f"  staging     {s.staging}")
     out.print(f"  prod        {s.prod}: the server verified the HSM signature and watermark")
     out.print(f"  refused     an unpromoted version in prod: {s.refused}")
+    if s.canary is not None:
+        _canary(s.canary)
     for p in s.predictions:
         out.print(
             f"  predicted   {p['prediction']} (label {p['label']}) by {p['modelId']}, "
             f"signed {p['signerId']}, {str(p['artifactDigest'])[:19]}…, "
             f"trace {str(p['traceparent']).split('-')[1][:8]}…"
         )
+
+
+def _canary(c: CanaryResult) -> None:
+    """The canaries: what passed, what was rolled back and why, what the clients saw."""
+    out.print(f"  canary      plan: {c.plan}")
+    out.print(f"  passed      {c.passed} at {c.passed_percent} %; the steps that decided:")
+    for line in c.passed_steps:
+        out.print(f"    {escape(line)}")
+    out.print(
+        f"  rolled back {c.rolled_back} by itself ({c.rollback_status}): "
+        + escape(c.rollback_reason)
+    )
+    out.print("  explain     covenant serve explain prod-3 (the looks that decided):")
+    for line in c.explanation:
+        out.print(f"    {escape(line)}")
+    failed = (
+        f"[green]{c.client_failed}[/green]"
+        if c.client_failed == 0
+        else f"[red]{c.client_failed}[/red] ({escape('; '.join(c.client_failures))})"
+    )
+    out.print(
+        f"  clients     {c.client_ok} requests answered, {failed} failed, through both "
+        f"canaries and the rollback ({c.seconds:.1f} s)"
+    )

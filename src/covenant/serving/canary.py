@@ -80,14 +80,19 @@ def on_observation(flow: _Flow, seen: ObserveCanary, ctx: Context) -> None:
             ("accuracy", arm.accuracy),
         ):
             metrics[name] = [*metrics.get(name, []), *values]
-    base = merged.get(baseline_arm, {})
-    can = merged.get(canary_arm, {})
-    n_canary = len(can.get("latency_ms", []))
+    seen_base = merged.get(baseline_arm, {})
+    seen_can = merged.get(canary_arm, {})
+    n_canary = len(seen_can.get("latency_ms", []))
     elapsed = (ctx.clock.now() - (record.step_started_at or ctx.clock.now())).total_seconds()
     final = n_canary >= config.step_requests or elapsed >= config.max_step_s
     # Every metric the owner named is judged, measured or not: a canary whose labelled
-    # traffic never came cannot pass on accuracy (it runs out of time and fails).
+    # traffic never came cannot pass on accuracy (it runs out of time and fails). An arm
+    # may be missing from the step so far (the split moved while the window was open,
+    # so it holds only the stable's samples): no samples, which is insufficient, not an
+    # error that would dead-letter the observation.
     specs = list(metric_specs(config))
+    base = {s.name: seen_base.get(s.name, []) for s in specs}
+    can = {s.name: seen_can.get(s.name, []) for s in specs}
     analysed_steps = len([s for s in config.steps if s < 100]) or 1
     alpha = step_alpha(analysed_steps) * config.alpha / FALSE_ROLLBACK_RATE
     result = analyse_step(specs, base, can, alpha=alpha, final=final)
@@ -108,7 +113,7 @@ def on_observation(flow: _Flow, seen: ObserveCanary, ctx: Context) -> None:
         traffic_percent=record.traffic_percent,
         decision=decision.value,
         score=result.score,
-        n_baseline=len(base.get("latency_ms", [])),
+        n_baseline=len(seen_base.get("latency_ms", [])),
         n_canary=n_canary,
         verdicts=[
             CanaryVerdict(
