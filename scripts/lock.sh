@@ -18,8 +18,9 @@ uv pip compile pyproject.toml requirements/build.in --extra dev "${common[@]}" \
 # The extras the service imports at run time: eval (the evaluation worker), serve (the
 # serving agent, router and model servers), hsm (pkcs11: signers and the signing
 # proxy), kubernetes (the Kubernetes serving runtime), ray (the Ray executor's job
-# client). Not examples: training code brings its own dependencies.
+# client), drift (the drift worker's sketches). Not examples: training code brings
+# its own dependencies.
 uv pip compile pyproject.toml --extra eval --extra serve --extra hsm --extra kubernetes \
-  --extra ray -c requirements/dev.lock "${common[@]}" -o requirements/runtime.lock
+  --extra ray --extra drift -c requirements/dev.lock "${common[@]}" -o requirements/runtime.lock
 uv pip compile requirements/build.in -c requirements/dev.lock "${common[@]}" \
   -o requirements/build.lock

@@ -33,6 +33,8 @@ re-exported there::
     │                                  or bundle that is not what was signed (name)
     ├── EvaluationError                covenant.evaluation: a model, test set or figure that
     │                                  cannot be evaluated (code, field)
+    ├── DriftError                     covenant.drift: not retriable
+    │   └── ProfileError               a reference profile that cannot be built, read or merged
     ├── BundleUnavailableError         covenant.promotion.bundles: no signed manifest, or no
     │                                  audit checkpoint covers the events yet
     ├── GatewayError                   covenant.client: the gateway refused or is unreachable

@@ -1,0 +1,219 @@
+"""Thresholds with a stated false-alarm rate, calibrated against the reference by resampling.
+
+A fixed threshold (PSI 0.2, normalised Wasserstein 0.1) says nothing of how often it
+fires on data that did not drift: that depends on the window size, the feature's
+distribution and how many features are watched. Here the owner states a false-alarm
+rate ``alpha`` per window, and the thresholds follow from it:
+
+* Multiple testing: the window alarms when any column's primary test (KS for numeric
+  columns, chi-squared for categorical ones) passes its threshold, so each column is
+  tested at ``alpha / m`` (Bonferroni over the m columns) and the chance that a window
+  with no drift alarms is at most ``alpha`` whatever the columns' dependence.
+* Resampling: for each column, ``resamples`` pairs of independent samples are drawn
+  from the reference's own distribution, a window of the scored size and a replica of
+  the reference's row count, and each statistic is computed between them. That is the
+  statistic's null distribution for exactly this feature, window size and reference
+  size, ties and discreteness included. A window's Monte Carlo p-value is
+  ``(1 + #{null >= observed}) / (resamples + 1)``, and the threshold is the smallest
+  value whose p-value is at most the column's level, so the test is valid by
+  exchangeability (Davison and Hinkley, 1997, ch. 4), not by an asymptotic formula.
+* A replica of more than ``BRIDGE_ROWS`` rows is drawn as its ECDF's Gaussian limit (a
+  Brownian bridge over the reference's CDF); smaller ones exactly, as multinomials.
+* A sketched reference is itself off by up to the sketch's rank error, and the
+  resampling does not see that, so the KS threshold is raised by it: the stated rate
+  stays an upper bound. The other statistics carry no such margin; they are reported
+  with their calibrated thresholds but do not raise the window's alarm.
+
+The draws are seeded from the profile's digest and the window size, so anyone holding
+the profile recomputes the same thresholds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from covenant.drift.profile import CategoricalProfile, NumericProfile, Profile
+from covenant.drift.statistics import PSI_FLOOR, WeightedSample
+
+DEFAULT_ALPHA = 0.05
+DEFAULT_RESAMPLES = 2000
+BRIDGE_ROWS = 20_000
+CELLS_PER_BIN = 100
+_CHUNK = 200
+
+NUMERIC_STATISTICS = ("ks", "wasserstein", "psi", "js")
+CATEGORICAL_STATISTICS = ("chi2", "psi", "js")
+PRIMARY = {"numeric": "ks", "categorical": "chi2"}
+
+
+@dataclass(frozen=True)
+class ColumnNull:
+    """One column's sorted null samples per statistic, and the margin added to the primary."""
+
+    kind: str
+    null: dict[str, np.ndarray]
+    margin: float
+
+    def pvalue(self, statistic: str, observed: float) -> float:
+        null = self.null[statistic]
+        exceed = null.size - int(np.searchsorted(null, observed, side="left"))
+        return (1 + exceed) / (null.size + 1)
+
+    def threshold(self, statistic: str, level: float) -> float:
+        """The value a statistic must exceed for its Monte Carlo p-value to be <= ``level``."""
+        null = self.null[statistic]
+        allowed = math.floor(level * (null.size + 1) + 1e-12)
+        if allowed < 1:
+            return math.inf
+        value = float(null[null.size - allowed])
+        return value + (self.margin if statistic == PRIMARY[self.kind] else 0.0)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The thresholds for windows of ``window_rows`` rows against one profile."""
+
+    profile_digest: str
+    window_rows: int
+    alpha: float
+    resamples: int
+    columns: dict[str, ColumnNull]
+
+    @property
+    def level(self) -> float:
+        """Each column's level after the Bonferroni correction."""
+        return self.alpha / max(len(self.columns), 1)
+
+
+def _seed(digest: str, window_rows: int, resamples: int, column: str) -> int:
+    material = f"{digest}|{window_rows}|{resamples}|{column}".encode()
+    return int.from_bytes(hashlib.sha256(material).digest()[:8], "big")
+
+
+def _replica_cdf(rng: np.random.Generator, p: np.ndarray, rows: int, b: int) -> np.ndarray:
+    if rows > BRIDGE_ROWS:
+        steps = rng.standard_normal((b, p.size)) * np.sqrt(p)
+        walk = np.cumsum(steps, axis=1)
+        cdf = np.cumsum(p)
+        bridge = walk - cdf * walk[:, -1:]
+        return np.asarray(cdf + bridge / math.sqrt(rows))
+    return np.asarray(np.cumsum(rng.multinomial(rows, p, size=b), axis=1) / rows)
+
+
+def _psi_rows(expected: np.ndarray, actual: np.ndarray) -> np.ndarray:
+    e = np.where(expected <= 0, PSI_FLOOR, expected)
+    a = np.where(actual <= 0, PSI_FLOOR, actual)
+    return np.asarray(np.sum((a - e) * np.log(a / e), axis=1))
+
+
+def _js_rows(expected: np.ndarray, actual: np.ndarray) -> np.ndarray:
+    p = np.clip(expected, 0, None)
+    p = p / p.sum(axis=1, keepdims=True)
+    q = actual / actual.sum(axis=1, keepdims=True)
+    mid = (p + q) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        left = np.where(p > 0, p * np.log2(p / mid), 0.0)
+        right = np.where(q > 0, q * np.log2(q / mid), 0.0)
+    return np.asarray(np.sqrt(np.clip((left.sum(axis=1) + right.sum(axis=1)) / 2, 0, None)))
+
+
+def _coarsen(
+    values: np.ndarray, p: np.ndarray, edges: np.ndarray, per_bin: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Merge neighbouring support points into about ``per_bin`` equal-mass cells per PSI bin.
+
+    Cells never straddle a PSI bin edge. Returns each cell's right-most value, its mass
+    and its PSI bin.
+    """
+    bin_of = np.searchsorted(edges, values, side="left")
+    bin_mass = np.bincount(bin_of, weights=p, minlength=edges.size + 1)
+    before = np.concatenate(([0.0], np.cumsum(bin_mass)))[bin_of]
+    centre = np.cumsum(p) - p / 2 - before
+    sub = np.minimum((centre / bin_mass[bin_of] * per_bin).astype(np.int64), per_bin - 1)
+    cell = bin_of * per_bin + sub
+    starts = np.concatenate(([0], np.flatnonzero(np.diff(cell)) + 1))
+    ends = np.concatenate((starts[1:], [values.size])) - 1
+    return values[ends], np.add.reduceat(p, starts), bin_of[starts]
+
+
+def _numeric_null(
+    column: NumericProfile, n: int, resamples: int, rng: np.random.Generator
+) -> ColumnNull:
+    support, weights = column.support()
+    if support.size == 0:
+        return ColumnNull("numeric", {s: np.zeros(resamples) for s in NUMERIC_STATISTICS}, 0.0)
+    reference = WeightedSample(support, weights, column.moments.count)
+    edges = reference.quantile_edges()
+    values, p, bin_of = _coarsen(support, weights / weights.sum(), edges, CELLS_PER_BIN)
+    bin_starts = np.concatenate(([0], np.flatnonzero(np.diff(bin_of)) + 1))
+    deltas = np.diff(values)
+    std = column.moments.std
+    out: dict[str, list[np.ndarray]] = {s: [] for s in NUMERIC_STATISTICS}
+    for start in range(0, resamples, _CHUNK):
+        b = min(_CHUNK, resamples - start)
+        window_cdf = np.cumsum(rng.multinomial(n, p, size=b), axis=1) / n
+        replica_cdf = _replica_cdf(rng, p, reference.rows, b)
+        gap = np.abs(window_cdf - replica_cdf)
+        out["ks"].append(gap.max(axis=1))
+        w1 = (gap[:, :-1] * deltas).sum(axis=1)
+        out["wasserstein"].append(w1 / std if std > 0 else np.where(w1 > 0, np.inf, 0.0))
+        window_pdf = np.diff(window_cdf, axis=1, prepend=0.0)
+        replica_pdf = np.diff(replica_cdf, axis=1, prepend=0.0)
+        window_bins = np.add.reduceat(window_pdf, bin_starts, axis=1)
+        replica_bins = np.add.reduceat(replica_pdf, bin_starts, axis=1)
+        out["psi"].append(_psi_rows(replica_bins, window_bins))
+        out["js"].append(_js_rows(replica_bins, window_bins))
+    null = {s: np.sort(np.concatenate(parts)) for s, parts in out.items()}
+    return ColumnNull("numeric", null, column.rank_error)
+
+
+def _categorical_null(
+    column: CategoricalProfile, n: int, resamples: int, rng: np.random.Generator
+) -> ColumnNull:
+    counts = np.array([column.counts[k] for k in sorted(column.counts)], dtype=np.float64)
+    rows = int(counts.sum())
+    if rows == 0 or counts.size < 2:
+        return ColumnNull(
+            "categorical", {s: np.zeros(resamples) for s in CATEGORICAL_STATISTICS}, 0.0
+        )
+    p = counts / rows
+    window = rng.multinomial(n, p, size=resamples).astype(np.float64)
+    replica = rng.multinomial(rows, p, size=resamples).astype(np.float64)
+    table = np.stack((replica, window), axis=1)
+    column_sums = table.sum(axis=1, keepdims=True)
+    expected = table.sum(axis=2, keepdims=True) * column_sums / (rows + n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cells = np.where(expected > 0, (table - expected) ** 2 / expected, 0.0)
+    null = {
+        "chi2": np.sort(cells.sum(axis=(1, 2))),
+        "psi": np.sort(_psi_rows(replica / rows, window / n)),
+        "js": np.sort(_js_rows(replica / rows, window / n)),
+    }
+    return ColumnNull("categorical", null, 0.0)
+
+
+def calibrate(
+    profile: Profile,
+    window_rows: int,
+    *,
+    alpha: float = DEFAULT_ALPHA,
+    resamples: int = DEFAULT_RESAMPLES,
+) -> Calibration:
+    """Null distributions of every statistic of every column, for one window size."""
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha is a probability in (0, 1), not {alpha}")
+    if window_rows < 1:
+        raise ValueError(f"a window has at least one row, not {window_rows}")
+    digest = profile.digest()
+    columns: dict[str, ColumnNull] = {}
+    for name, column in profile.columns.items():
+        rng = np.random.default_rng(_seed(digest, window_rows, resamples, name))
+        if isinstance(column, NumericProfile):
+            columns[name] = _numeric_null(column, window_rows, resamples, rng)
+        else:
+            columns[name] = _categorical_null(column, window_rows, resamples, rng)
+    return Calibration(digest, window_rows, alpha, resamples, columns)
