@@ -34,7 +34,8 @@ re-exported there::
     ├── EvaluationError                covenant.evaluation: a model, test set or figure that
     │                                  cannot be evaluated (code, field)
     ├── DriftError                     covenant.drift: not retriable
-    │   └── ProfileError               a reference profile that cannot be built, read or merged
+    │   ├── ProfileError               a reference profile that cannot be built, read or merged
+    │   └── SampleError                a serving sample that cannot be scored (reason)
     ├── BundleUnavailableError         covenant.promotion.bundles: no signed manifest, or no
     │                                  audit checkpoint covers the events yet
     ├── GatewayError                   covenant.client: the gateway refused or is unreachable

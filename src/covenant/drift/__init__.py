@@ -4,11 +4,12 @@ Pure parts: ``profile`` (KLL sketches and exact moments per numeric column, freq
 per categorical one; mergeable, canonical JSON), ``statistics`` (KS, Wasserstein, PSI,
 Jensen-Shannon, chi-squared between a weighted reference and a window),
 ``calibration`` (thresholds at a stated false-alarm rate per window, by resampling the
-reference, Bonferroni across columns) and ``scoring`` (one window's scores and verdict).
+reference, Bonferroni across columns), ``scoring`` (one window's scores and verdict)
+and ``windows`` (samples checked against the profile, cut into numbered windows).
 """
 
 from covenant.drift.calibration import Calibration, calibrate
-from covenant.drift.errors import DriftError, ProfileError
+from covenant.drift.errors import DriftError, ProfileError, SampleError
 from covenant.drift.profile import Profile, build_profile
 from covenant.drift.scoring import WindowScore, score_window
 
@@ -17,6 +18,7 @@ __all__ = [
     "DriftError",
     "Profile",
     "ProfileError",
+    "SampleError",
     "WindowScore",
     "build_profile",
     "calibrate",
