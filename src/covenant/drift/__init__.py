@@ -5,7 +5,8 @@ per categorical one; mergeable, canonical JSON), ``statistics`` (KS, Wasserstein
 Jensen-Shannon, chi-squared between a weighted reference and a window),
 ``calibration`` (thresholds at a stated false-alarm rate per window, by resampling the
 reference, Bonferroni across columns), ``scoring`` (one window's scores and verdict)
-and ``windows`` (samples checked against the profile, cut into numbered windows).
+``outcomes`` (performance and fairness drift, as rates against the reference's) and
+``windows`` (samples checked against the profile, cut into numbered windows).
 """
 
 from covenant.drift.calibration import Calibration, calibrate
