@@ -17,6 +17,7 @@ from covenant.cli import demo, platform, trace
 from covenant.cli._support import out
 from covenant.cli.audit import audit_app
 from covenant.cli.catalog import artifacts_app, datasets_app, models_app
+from covenant.cli.drift import drift_app
 from covenant.cli.evaluation import eval_app
 from covenant.cli.events import events_app, schemas_app
 from covenant.cli.finance import finance_app
@@ -54,6 +55,7 @@ app.add_typer(verify_app, name="verify")
 app.add_typer(promotions_app, name="promotions")
 app.add_typer(signer_app, name="signer")
 app.add_typer(serve_app, name="serve")
+app.add_typer(drift_app, name="drift")
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,125 @@
+"""``covenant drift profile`` and ``check``: the verdict as the exit status, the report."""
+
+from __future__ import annotations
+
+import csv
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+from typer.testing import CliRunner
+
+from covenant.cli import app
+
+runner = CliRunner()
+
+
+def _said(output: str) -> str:
+    """The output with rich's line wrapping undone."""
+    return " ".join(output.split())
+
+
+def _write(path: Path, rows: int, seed: int, shift: float = 0.0) -> Path:
+    rng = np.random.default_rng(seed)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["age", "income", "region", "output:score"])
+        for _ in range(rows):
+            writer.writerow(
+                [
+                    f"{rng.normal(40 + 9 * shift, 9):.3f}",
+                    f"{rng.lognormal(10, 1):.1f}",
+                    rng.choice(["eu", "us", "apac"]),
+                    f"{rng.random():.4f}",
+                ]
+            )
+    return path
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+        self.svgs = 0
+        self.sections: list[str] = []
+        self.fetches: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in {"meta", "rect", "br"}:
+            self.stack.append(tag)
+        self.svgs += tag == "svg"
+        if tag == "section":
+            self.sections.append(dict(attrs).get("class") or "")
+        self.fetches += [v or "" for k, v in attrs if k in {"src", "href"}]
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        pass
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.stack[-1:] == [tag], f"</{tag}> closes {self.stack[-1:]}"
+        self.stack.pop()
+
+
+def test_profile_then_check_gives_the_verdict_and_a_self_contained_report(
+    tmp_path: Path,
+) -> None:
+    reference = _write(tmp_path / "reference.csv", 20_000, 1)
+    profile = tmp_path / "profile.json"
+    made = runner.invoke(app, ["drift", "profile", str(reference), "-o", str(profile), "--json"])
+    assert made.exit_code == 0, made.output
+    summary = json.loads(made.output)
+    assert summary["numeric"] == ["age", "income", "output:score"]
+    assert summary["categorical"] == ["region"]
+
+    same = _write(tmp_path / "same.csv", 2000, 2)
+    quiet = runner.invoke(app, ["drift", "check", str(profile), str(same), "--resamples", "800"])
+    assert quiet.exit_code == 0, quiet.output
+    assert "no drift" in quiet.output
+
+    moved = _write(tmp_path / "moved.csv", 2000, 3, shift=0.4)
+    report = tmp_path / "report.html"
+    args = ["drift", "check", str(profile), str(moved), "-o", str(report), "--json"]
+    loud = runner.invoke(app, [*args, "--resamples", "800"])
+    assert loud.exit_code == 1, loud.output
+    document = json.loads(loud.output)
+    assert document["drift"] is True
+    assert document["driftedColumns"] == ["age"]
+    assert document["level"] == 0.05 / 4
+    page = report.read_text()
+    tags = _Tags()
+    tags.feed(page)
+    assert tags.stack == []
+    assert tags.svgs == 4
+    assert tags.sections[0] == "col drift", "drifted columns come first"
+    assert tags.fetches == [], "the report fetches nothing"
+    assert "age: DRIFT" in page
+
+
+def test_unreadable_input_says_what_to_do(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    data = _write(tmp_path / "data.csv", 10, 1)
+    result = runner.invoke(app, ["drift", "check", str(bad), str(data)])
+    assert result.exit_code == 2
+    assert "covenant drift profile" in _said(result.output)
+
+    profile = tmp_path / "p.json"
+    runner.invoke(app, ["drift", "profile", str(data), "-o", str(profile)])
+    short = tmp_path / "short.csv"
+    short.write_text("age,region\n1.0,eu\n")
+    result = runner.invoke(app, ["drift", "check", str(profile), str(short)])
+    assert result.exit_code == 2
+    assert "lacks the profiled column(s) ['income', 'output:score']" in _said(result.output)
+
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("age,income,region,output:score\n1,2,eu\n")
+    result = runner.invoke(app, ["drift", "check", str(profile), str(ragged)])
+    assert result.exit_code == 2
+    assert "ragged.csv:2 has 3 cells" in _said(result.output)
+
+    text = tmp_path / "text.csv"
+    text.write_text("age,income,region,output:score\nold,2,eu,0.5\n")
+    result = runner.invoke(app, ["drift", "check", str(profile), str(text)])
+    assert result.exit_code == 2
+    assert "['age'] hold cells that are not numbers" in _said(result.output)
