@@ -19,6 +19,7 @@ from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 from covenant.blobs import FolderBlobStore
 from covenant.bus import Bus
 from covenant.bus.protocol import Outgoing
+from covenant.drift.profile import CategoricalProfile, Profile
 from covenant.evaluation.gates import load_gates
 from covenant.evaluation.runners import CallableRunner, OnnxRunner, Predictions
 from covenant.evaluation.runners.callable import callable_model_file
@@ -135,6 +136,24 @@ async def test_figures_agree_with_the_libraries_and_the_report_is_stored(world: 
     assert report["task"]["accuracy"] == done.task.accuracy
     assert report["passed"] is True
     assert [g["name"] for g in report["gates"]] == [g.name for g in done.gates]
+
+    # The drift reference: the test set's features and the model's outputs, recorded.
+    assert done.profile_artifact_id is not None
+    await wait_for(world.bus, ArtifactStored, lambda e: e.artifact_id == done.profile_artifact_id)
+    chunks = await world.blobs.open(done.profile_artifact_id)
+    profile = Profile.from_bytes(b"".join([c async for c in chunks]))
+    assert profile.features == data.feature_names
+    assert profile.outputs == ["output:label"]
+    assert profile.rows == len(truth)
+    hits, trials = profile.rates["accuracy"]
+    assert (hits / trials, trials) == (pytest.approx(accuracy_score(truth, pred)), len(truth))
+    even = profile.rates["positive:group=even"]
+    assert even[1] == sum(g == "even" for g in data.groups)
+    assert even[0] == sum(p == 9 for p, g in zip(pred, data.groups, strict=True) if g == "even")
+    label = profile.columns["output:label"]
+    assert isinstance(label, CategoricalProfile)
+    assert label.counts == {str(c): int((pred == c).sum()) for c in set(pred)}
+    assert profile.metadata == {"modelId": "digits:1.0.0", "evalId": "eval-ok"}
 
     outcomes = await collect(world.bus, EVAL_EVENTS, timeout_s=1)
     ours = [o for o in outcomes if isinstance(o, EvaluationCompleted | EvaluationFailed)]

@@ -15,6 +15,7 @@ from covenant.drift.profile import (
     Profile,
     build_profile,
 )
+from covenant.drift.reference import evaluation_profile
 
 
 def _data(seed: int, rows: int) -> tuple[dict[str, np.ndarray], dict[str, list[object]]]:
@@ -137,3 +138,39 @@ def test_bad_columns_are_refused_by_name() -> None:
         one.merge(build_profile({}, {"a": ["x"]}))
     with pytest.raises(ProfileError, match="k=2000 and k=200"):
         one.merge(build_profile({"a": [2.0]}, k=200))
+
+
+def test_rates_merge_by_summing_and_round_trip() -> None:
+    one = build_profile({"a": [1.0, 2.0]}, rates={"accuracy": (9, 10)})
+    two = build_profile({"a": [3.0]}, rates={"accuracy": (1, 5), "positive:g=x": (2, 4)})
+    merged = one.merge(two)
+    assert merged.rates == {"accuracy": (10, 15), "positive:g=x": (2, 4)}
+    assert Profile.from_bytes(merged.to_bytes()).rates == merged.rates
+    with pytest.raises(ProfileError, match="rate 'accuracy': 5 hits of 4 trials"):
+        build_profile({"a": [1.0]}, rates={"accuracy": (5, 4)})
+
+
+def test_an_evaluation_profile_keeps_features_outputs_and_rates() -> None:
+    features = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 2.0], [3.0, 1.0]])
+    profile = evaluation_profile(
+        features=features,
+        feature_names=["x", "y"],
+        predicted=["1", "0", "1", "1"],
+        truth=["1", "0", "0", "1"],
+        positive="1",
+        attribute="sex",
+        groups=["f", "m", "f", "m"],
+    )
+    assert profile.features == ["x", "y"]
+    assert profile.rates == {
+        "accuracy": (3, 4),
+        "positive:sex=f": (2, 2),
+        "positive:sex=m": (1, 2),
+    }
+    label = profile.columns["output:label"]
+    assert isinstance(label, CategoricalProfile)
+    assert label.counts == {"0": 1, "1": 3}
+    with pytest.raises(ValueError, match="for 3 names"):
+        evaluation_profile(
+            features=features, feature_names=["x", "y", "z"], predicted=[], truth=[], positive="1"
+        )

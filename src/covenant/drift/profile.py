@@ -179,6 +179,10 @@ class Profile:
     columns: dict[str, ColumnProfile]
     rows: int
     metadata: dict[str, str] = field(default_factory=dict)
+    #: Outcome rates as (hits, trials): ``accuracy`` (correct of labelled), and
+    #: ``positive:<attribute>=<group>`` (positive predictions of a group's rows), the
+    #: references of performance and fairness drift.
+    rates: dict[str, tuple[int, int]] = field(default_factory=dict)
     _digest: str | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -206,7 +210,11 @@ class Profile:
                 merged[name] = mine.merge(theirs)
                 continue
             raise ProfileError(f"column {name!r} is numeric in one profile, not the other")
-        return Profile(merged, self.rows + other.rows, dict(self.metadata))
+        rates = dict(self.rates)
+        for name, (hits, trials) in other.rates.items():
+            mine_hits, mine_trials = rates.get(name, (0, 0))
+            rates[name] = (mine_hits + hits, mine_trials + trials)
+        return Profile(merged, self.rows + other.rows, dict(self.metadata), rates)
 
     def to_bytes(self) -> bytes:
         """Canonical JSON (RFC 8785): reading it back and writing it again is byte-identical."""
@@ -242,6 +250,7 @@ class Profile:
             "rows": self.rows,
             "metadata": self.metadata,
             "columns": columns,
+            "rates": {name: list(rate) for name, rate in sorted(self.rates.items())},
         }
         return rfc8785.dumps(document)
 
@@ -281,7 +290,13 @@ class Profile:
                     )
                 else:
                     raise ProfileError(f"column {entry['name']!r} has unknown kind")
-            return Profile(columns, int(document["rows"]), dict(document.get("metadata", {})))
+            rates = {
+                str(name): (int(hits), int(trials))
+                for name, (hits, trials) in document.get("rates", {}).items()
+            }
+            return Profile(
+                columns, int(document["rows"]), dict(document.get("metadata", {})), rates
+            )
         except (KeyError, TypeError, ValueError, RuntimeError, IndexError, binascii.Error) as exc:
             raise ProfileError(f"malformed profile: {exc!r}") from exc
 
@@ -292,6 +307,7 @@ def build_profile(
     *,
     k: int = DEFAULT_K,
     metadata: Mapping[str, str] | None = None,
+    rates: Mapping[str, tuple[int, int]] | None = None,
 ) -> Profile:
     """Profile columns of equal length; output columns are named ``output:<name>``."""
     categorical = categorical or {}
@@ -311,4 +327,7 @@ def build_profile(
     for name, cats in categorical.items():
         columns[name] = CategoricalProfile.of(cats)
     rows = next(iter(lengths.values()), 0)
-    return Profile(columns, rows, dict(metadata or {}))
+    for name, (hits, trials) in (rates or {}).items():
+        if not 0 <= hits <= trials:
+            raise ProfileError(f"rate {name!r}: {hits} hits of {trials} trials")
+    return Profile(columns, rows, dict(metadata or {}), dict(rates or {}))

@@ -11,6 +11,12 @@ The model run and the scoring are CPU-bound (onnxruntime, scikit-learn, fairlear
 so they run in a thread; the event loop keeps serving. A command whose outcome is
 already on the log is skipped, so a redelivery yields no second outcome; the report
 holds no clock, so a re-run after a crash before commit stores the same bytes.
+Beside the report it stores the drift reference profile of the test set and the
+model's outputs (``covenant.drift.reference``), recorded as an artifact and named in
+``eval.completed``. The profile is the same bytes on a re-run while its sketches are
+exact (test sets up to some thousands of rows); past that KLL compacts at random, so a
+re-run stores an equally accurate profile under another digest, and the first, never
+referenced by a committed event, is an orphan in the store.
 Garbage on the input topic is dead-lettered by the runtime before it reaches here.
 """
 
@@ -23,6 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from covenant.blobs import BlobNotFoundError, BlobStore
+from covenant.drift.reference import evaluation_profile
 from covenant.errors import CovenantError
 from covenant.evaluation import decisions
 from covenant.evaluation.errors import EvaluationError
@@ -41,6 +48,7 @@ from covenant.training.executors.protocol import DatasetInput
 from covenant.training.workspace import fetch_verified
 
 REPORT_MEDIA_TYPE = "application/vnd.covenant.evaluation+json"
+PROFILE_MEDIA_TYPE = "application/vnd.covenant.drift-profile+json"
 
 
 def make_evaluation_worker(
@@ -111,7 +119,7 @@ async def _evaluate(
         ]
         payloads = [await asyncio.to_thread(path.read_bytes) for path in files]
 
-    def work() -> tuple[decisions.Figures, bytes]:
+    def work() -> tuple[decisions.Figures, bytes, bytes]:
         data = _read(command, payloads)
         out = _run(runners, model_bytes, data)
         try:
@@ -120,9 +128,21 @@ async def _evaluate(
             # scikit-learn and fairlearn refuse inputs with these; translated here so
             # the evaluation still gets its one outcome instead of a dead letter.
             raise EvaluationError(f"the outputs could not be scored: {exc}") from exc
-        return result, decisions.report(command, result, checksums)
+        profile = _profile(command, data, out)
+        return result, decisions.report(command, result, checksums), profile
 
-    result, document = await asyncio.to_thread(work)
+    result, document, profile = await asyncio.to_thread(work)
+    kept = await blobs.put(source=io.BytesIO(profile), media_type=PROFILE_MEDIA_TYPE)
+    ctx.emit(
+        RecordArtifact,
+        subject=kept.artifact_id,
+        name=f"evaluation/{command.eval_id}/drift-profile.json",
+        media_type=PROFILE_MEDIA_TYPE,
+        claimed_sha256=kept.sha256,
+        size_bytes=kept.size,
+        blob_uri=kept.uri,
+        run_config={"eval": command.eval_id, "model": command.model_id},
+    )
     stored = await blobs.put(source=io.BytesIO(document), media_type=REPORT_MEDIA_TYPE)
     ctx.emit(
         RecordArtifact,
@@ -149,7 +169,23 @@ async def _evaluate(
         safety=result.safety,
         report_artifact_id=stored.artifact_id,
         test_set_checksums=checksums,
+        profile_artifact_id=kept.artifact_id,
     )
+
+
+def _profile(command: RunEvaluation, data: TestSet, out: Predictions) -> bytes:
+    config = command.metrics
+    positive = config.positive_label if config.positive_label is not None else out.classes[-1]
+    return evaluation_profile(
+        features=data.features,
+        feature_names=data.feature_names,
+        predicted=out.labels,
+        truth=data.labels,
+        positive=positive,
+        attribute=config.sensitive_attribute,
+        groups=data.groups,
+        metadata={"modelId": command.model_id, "evalId": command.eval_id},
+    ).to_bytes()
 
 
 def _read(command: RunEvaluation, payloads: list[bytes]) -> TestSet:
@@ -183,4 +219,4 @@ def _fail(ctx: Context, command: RunEvaluation, refusals: list[Refusal]) -> None
     )
 
 
-__all__ = ["REPORT_MEDIA_TYPE", "make_evaluation_worker"]
+__all__ = ["PROFILE_MEDIA_TYPE", "REPORT_MEDIA_TYPE", "make_evaluation_worker"]

@@ -134,6 +134,11 @@ class EvaluationCompleted(Event, type="eval.completed", topic=EVAL_EVENTS):
     safety: list[SafetyResult] = Field(default_factory=list)
     report_artifact_id: str = Field(description="sha256 of the JSON report in the store")
     test_set_checksums: dict[str, str] = Field(description="dataset id -> sha256:<hex>")
+    profile_artifact_id: str | None = Field(
+        default=None,
+        description="sha256 of the drift reference profile (covenant.drift) of the test "
+        "set's features and the model's outputs; serving windows are compared with it",
+    )
 
 
 class EvaluationFailed(Event, type="eval.failed", topic=EVAL_EVENTS):
