@@ -33,6 +33,8 @@ class Statistic:
 
     ``pvalue`` is the Monte Carlo one against the calibration; ``asymptotic_pvalue`` the
     textbook formula's (KS and chi-squared only), shown for comparison, never decided on.
+    The verdict is ``value > threshold``; for KS on a sketched reference the threshold
+    includes the sketch's rank error, which the p-value does not.
     """
 
     name: str
