@@ -47,10 +47,14 @@ def _bars(reference: np.ndarray, current: np.ndarray, labels: Sequence[str], tit
                 f'width="{max(step / 2 - 0.5, 0.5):.2f}" height="{height:.2f}" '
                 f'fill="{colour}" opacity="0.85"/>'
             )
-    for index in (0, len(labels) - 1):
-        if labels:
-            anchor = "start" if index == 0 else "end"
-            x = 0 if index == 0 else _WIDTH
+    if len(labels) == len(reference):  # one label per bar pair: categories
+        for i, label in enumerate(labels):
+            parts.append(
+                f'<text x="{(i + 0.5) * step:.2f}" y="{_HEIGHT + 15}" font-size="11" '
+                f'text-anchor="middle">{html.escape(label[:12])}</text>'
+            )
+    else:  # the two ends of a numeric axis
+        for index, anchor, x in ((0, "start", 0), (len(labels) - 1, "end", _WIDTH)):
             parts.append(
                 f'<text x="{x}" y="{_HEIGHT + 15}" font-size="11" text-anchor="{anchor}">'
                 f"{html.escape(labels[index])}</text>"
@@ -61,14 +65,18 @@ def _bars(reference: np.ndarray, current: np.ndarray, labels: Sequence[str], tit
 
 def _numeric_picture(name: str, column: NumericProfile, values: np.ndarray) -> str:
     finite = values[np.isfinite(values)]
-    low = min(column.moments.minimum, float(finite.min(initial=np.inf)))
-    high = max(column.moments.maximum, float(finite.max(initial=-np.inf)))
-    if not np.isfinite(low) or not np.isfinite(high) or low == high:
+    # The axis spans the middle 99 % of both, so one far tail does not squash the rest;
+    # values beyond it are counted in the end bins.
+    ends = [column.sketch.get_quantile(q) for q in (0.005, 0.995)] if column.moments.count else []
+    if finite.size:
+        ends += list(np.quantile(finite, [0.005, 0.995]))
+    low, high = (min(ends), max(ends)) if ends else (0.0, 1.0)
+    if low == high:
         low, high = low - 0.5, low + 0.5
     edges = np.linspace(low, high, _BINS + 1)
     support, weights = column.support()
-    reference = np.histogram(support, bins=edges, weights=weights)[0]
-    current = np.histogram(finite, bins=edges)[0].astype(np.float64)
+    reference = np.histogram(np.clip(support, low, high), bins=edges, weights=weights)[0]
+    current = np.histogram(np.clip(finite, low, high), bins=edges)[0].astype(np.float64)
     reference = reference / max(reference.sum(), 1e-12)
     current = current / max(current.sum(), 1.0)
     return _bars(reference, current, [f"{low:.4g}", f"{high:.4g}"], name)
@@ -83,17 +91,23 @@ def _categorical_picture(name: str, column: CategoricalProfile, values: Sequence
     current = np.array([counts.get(k, 0) for k in keys], dtype=np.float64)
     reference = reference / max(reference.sum(), 1.0)
     current = current / max(current.sum(), 1.0)
-    return _bars(reference, current, [keys[0], keys[-1]] if keys else [], name)
+    return _bars(reference, current, keys, name)
 
 
-def _table(score: ColumnScore) -> str:
+def _p(pvalue: float, resamples: int) -> str:
+    """A Monte Carlo p-value at its floor is a bound, not a value."""
+    floor = 1 / (resamples + 1)
+    return f"&le; {floor:.2g}" if pvalue <= floor * (1 + 1e-9) else f"{pvalue:.3g}"
+
+
+def _table(score: ColumnScore, resamples: int) -> str:
     rows = ["<table><tr><th>statistic</th><th>value</th><th>threshold</th><th>p</th></tr>"]
     for statistic in score.statistics:
         mark = ' class="over"' if statistic.exceeded else ""
         primary = " (decides)" if statistic.name == score.primary.name else ""
         rows.append(
             f"<tr{mark}><td>{statistic.name}{primary}</td><td>{statistic.value:.4g}</td>"
-            f"<td>{statistic.threshold:.4g}</td><td>{statistic.pvalue:.3g}</td></tr>"
+            f"<td>{statistic.threshold:.4g}</td><td>{_p(statistic.pvalue, resamples)}</td></tr>"
         )
     rows.append("</table>")
     return "".join(rows)
@@ -106,6 +120,7 @@ def render(
     categorical: Mapping[str, Sequence[str]],
     *,
     title: str,
+    resamples: int,
 ) -> str:
     """The whole page; drifted columns first, then the rest in profile order."""
     verdict = (
@@ -132,7 +147,7 @@ def render(
         state = "DRIFT" if column_score.drifted else "ok"
         blocks.append(
             f'<section class="{css}"><div><h2>{html.escape(name)}: {state}</h2>{picture}</div>'
-            f"<div>{_table(column_score)}<p>{column_score.rows} rows</p></div></section>"
+            f"<div>{_table(column_score, resamples)}<p>{column_score.rows} rows</p></div></section>"
         )
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'

@@ -175,7 +175,12 @@ def check_command(
     if report is not None:
         report.write_text(
             render(
-                profile, score, numeric, categories, title=f"{data.name} vs {profile_path.name}"
+                profile,
+                score,
+                numeric,
+                categories,
+                title=f"{data.name} vs {profile_path.name}",
+                resamples=resamples,
             ),
             encoding="utf-8",
         )
