@@ -123,3 +123,40 @@ def test_unreadable_input_says_what_to_do(tmp_path: Path) -> None:
     result = runner.invoke(app, ["drift", "check", str(profile), str(text)])
     assert result.exit_code == 2
     assert "['age'] hold cells that are not numbers" in _said(result.output)
+
+
+def test_stream_scores_window_by_window_and_counts_bad_rows(tmp_path: Path) -> None:
+    reference = _write(tmp_path / "reference.csv", 20_000, 1)
+    profile = tmp_path / "profile.json"
+    runner.invoke(app, ["drift", "profile", str(reference), "-o", str(profile)])
+    calm = _write(tmp_path / "calm.csv", 3000, 2)
+    moved = _write(tmp_path / "moved.csv", 1500, 3, shift=0.5)
+    stream = tmp_path / "stream.csv"
+    lines = calm.read_text().splitlines() + moved.read_text().splitlines()[1:]
+    lines[10] = "old,1.0,eu,0.5"  # a string for a number
+    lines[20] = "nan,1.0,eu,0.5"  # NaN
+    lines[30] = "1.0,1.0,eu"  # a cell short
+    stream.write_text("\n".join(lines) + "\n")
+    report = tmp_path / "stream.html"
+    args = [
+        "drift",
+        "stream",
+        str(profile),
+        str(stream),
+        "--window",
+        "1000",
+        "--json",
+        "--alpha",
+        "0.01",
+    ]
+    result = runner.invoke(app, [*args, "--resamples", "500", "-o", str(report)])
+    assert result.exit_code == 1, result.output
+    document = json.loads(result.output)
+    assert document["rejected"] == {"missing_column": 1, "not_a_number": 1, "not_finite": 1}
+    rows = [w["columns"][0]["rows"] for w in document["windows"]]
+    assert rows == [1000, 1000, 1000, 1000, 497]
+    assert document["driftedWindows"] == [3, 4]
+    assert all(w["driftedColumns"] == ["age"] for w in document["windows"][3:])
+    tags = _Tags()
+    tags.feed(report.read_text())
+    assert tags.svgs == 8, "per column: the last window's distributions and the history"

@@ -81,3 +81,15 @@ def test_memory_is_preallocated_per_window_not_grown() -> None:
 def test_bad_window_specs_are_refused(rows: int, seconds: float | None) -> None:
     with pytest.raises(ValueError, match="window"):
         WindowSpec(rows=rows, seconds=seconds)
+
+
+def test_flush_closes_the_last_short_window_once() -> None:
+    window = Window(PROFILE, WindowSpec(rows=10))
+    assert window.flush() is None
+    for _ in range(3):
+        window.add(ParsedSample({"a": 1.0, "b": 1.0}, {"c": "x"}), T0)
+    tail = window.flush()
+    assert tail is not None
+    assert (tail.index, tail.rows) == (0, 3)
+    assert window.flush() is None
+    assert window.index == 1

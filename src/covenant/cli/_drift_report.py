@@ -10,6 +10,7 @@ moved and how far past the line it went.
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -113,6 +114,35 @@ def _table(score: ColumnScore, resamples: int) -> str:
     return "".join(rows)
 
 
+def _history(name: str, history: Sequence[WindowScore]) -> str:
+    """The column's deciding statistic per window against its threshold (dashed)."""
+    points = [next(c for c in w.columns if c.column == name) for w in history]
+    values = [c.primary.value for c in points]
+    limits = [c.primary.threshold if math.isfinite(c.primary.threshold) else 0.0 for c in points]
+    peak = max([*values, *limits, 1e-12])
+    step = (_WIDTH - 8) / max(len(points) - 1, 1)
+
+    def y(v: float) -> float:
+        return 4 + (_HEIGHT - 8) * (1 - min(v, peak) / peak)
+
+    line = " ".join(f"{4 + i * step:.1f},{y(v):.1f}" for i, v in enumerate(values))
+    limit = " ".join(f"{4 + i * step:.1f},{y(v):.1f}" for i, v in enumerate(limits))
+    dots = "".join(
+        f'<circle cx="{4 + i * step:.1f}" cy="{y(c.primary.value):.1f}" r="3" fill="#d62728"/>'
+        for i, c in enumerate(points)
+        if c.drifted
+    )
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_WIDTH}" height="{_HEIGHT + 20}" '
+        f'role="img" aria-label="{html.escape(name)} per window">'
+        f'<polyline points="{limit}" fill="none" stroke="#999" stroke-dasharray="4 3"/>'
+        f'<polyline points="{line}" fill="none" stroke="{_CUR}" stroke-width="2"/>{dots}'
+        f'<text x="0" y="{_HEIGHT + 15}" font-size="11">window 0</text>'
+        f'<text x="{_WIDTH}" y="{_HEIGHT + 15}" font-size="11" text-anchor="end">'
+        f"window {len(points) - 1}</text></svg>"
+    )
+
+
 def render(
     profile: Profile,
     score: WindowScore,
@@ -121,8 +151,14 @@ def render(
     *,
     title: str,
     resamples: int,
+    history: Sequence[WindowScore] = (),
 ) -> str:
-    """The whole page; drifted columns first, then the rest in profile order."""
+    """The whole page; drifted columns first, then the rest in profile order.
+
+    ``score`` and the data are the window shown in full (the last one); with more than
+    one window in ``history``, each column also gets its statistic per window against
+    its threshold.
+    """
     verdict = (
         f"drift in {len(score.drifted_columns)} of {len(score.columns)} columns"
         if score.alarm
@@ -143,6 +179,9 @@ def render(
             picture = _numeric_picture(name, column, np.asarray(numeric[name], dtype=float))
         else:
             picture = _categorical_picture(name, column, categorical[name])
+        if len(history) > 1:
+            picture += f"<h2>{html.escape(column_score.primary.name)} per window</h2>"
+            picture += _history(name, history)
         css = "col drift" if column_score.drifted else "col"
         state = "DRIFT" if column_score.drifted else "ok"
         blocks.append(

@@ -1,9 +1,10 @@
 """``covenant drift``: reference profiles, and a window of data checked against one.
 
-Offline and local, no platform needed: ``profile`` keeps what a training set looked like
-(what training runs will store beside each model version), ``check`` scores a CSV of
-current data against it as one window, with thresholds calibrated to a stated
-false-alarm rate, and can write the HTML report. The exit status is the verdict (0 no
+Offline and local, no platform needed: ``profile`` keeps what a data set looked like
+(what evaluations store beside each model version), ``check`` scores a CSV of current
+data against it as one window, with thresholds calibrated to a stated false-alarm rate,
+and ``stream`` scores a CSV window by window as the drift worker scores samples. Both
+can write the HTML report. The exit status is the verdict (0 no
 drift, 1 drift, 2 the input could not be read), so a pipeline can gate on it.
 """
 
@@ -12,20 +13,25 @@ from __future__ import annotations
 import csv
 import json
 import math
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
 import typer
+from rich.progress import Progress, TextColumn
 from rich.table import Table
 
 from covenant.cli._drift_report import render
 from covenant.cli._support import JsonOption as Json
-from covenant.cli._support import fail, out
-from covenant.drift.calibration import DEFAULT_ALPHA, DEFAULT_RESAMPLES, calibrate
-from covenant.drift.errors import ProfileError
+from covenant.cli._support import err, fail, out
+from covenant.drift.calibration import DEFAULT_ALPHA, DEFAULT_RESAMPLES, Calibration, calibrate
+from covenant.drift.errors import ProfileError, SampleError
 from covenant.drift.profile import DEFAULT_K, CategoricalProfile, Profile, build_profile
 from covenant.drift.scoring import WindowScore, score_window
+from covenant.drift.windows import ClosedWindow, Window, WindowSpec, parse_sample
 
 drift_app = typer.Typer(
     help="Drift: profile a reference data set once, then check current data against it "
@@ -134,6 +140,15 @@ def _document(score: WindowScore) -> dict[str, Any]:
     }
 
 
+def _load(path: Path) -> Profile:
+    try:
+        return Profile.from_bytes(path.read_bytes())
+    except OSError as exc:
+        raise fail(f"cannot read {path}: {exc}", 2) from exc
+    except ProfileError as exc:
+        raise fail(f"{path}: {exc}; make one with `covenant drift profile`", 2) from exc
+
+
 @drift_app.command("check")
 def check_command(
     profile_path: Annotated[Path, typer.Argument(metavar="PROFILE", help="a drift profile")],
@@ -150,12 +165,7 @@ def check_command(
     json_out: Json = False,
 ) -> None:
     """Score current data against a profile; exit 1 when any column drifted."""
-    try:
-        profile = Profile.from_bytes(profile_path.read_bytes())
-    except OSError as exc:
-        raise fail(f"cannot read {profile_path}: {exc}", 2) from exc
-    except ProfileError as exc:
-        raise fail(f"{profile_path}: {exc}; make one with `covenant drift profile`", 2) from exc
+    profile = _load(profile_path)
     wanted = {n for n, c in profile.columns.items() if isinstance(c, CategoricalProfile)}
     numeric, categories = read_csv(data, wanted)
     missing = sorted(set(profile.columns) - set(numeric) - set(categories))
@@ -206,4 +216,116 @@ def check_command(
             + (f"; report: {report}" if report else "")
         )
     if score.alarm:
+        raise typer.Exit(1)
+
+
+def _rows(path: Path) -> Iterator[dict[str, object]]:
+    """A CSV's rows as the drift worker sees samples: numbers where cells parse as one."""
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if not header:
+                raise fail(f"{path} is empty; give a CSV with a header row", 2)
+            for row in reader:
+                values: dict[str, object] = {}
+                for name, cell in zip(header, row, strict=False):
+                    try:
+                        values[name] = float(cell) if cell.strip() else math.nan
+                    except ValueError:
+                        values[name] = cell
+                yield values
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"cannot read {path}: {exc}", 2) from exc
+
+
+@drift_app.command("stream")
+def stream_command(
+    profile_path: Annotated[Path, typer.Argument(metavar="PROFILE", help="a drift profile")],
+    data: Annotated[Path, typer.Argument(help="current data, a CSV, read row by row")],
+    window: Annotated[int, typer.Option(help="rows per window")] = 5000,
+    alpha: Annotated[float, typer.Option(help="false-alarm rate per window")] = DEFAULT_ALPHA,
+    resamples: Annotated[int, typer.Option(help="resamples per column for the thresholds")] = (
+        DEFAULT_RESAMPLES
+    ),
+    report: Annotated[
+        Path | None, typer.Option("--report", "-o", help="write the HTML report here")
+    ] = None,
+    json_out: Json = False,
+) -> None:
+    """Score a CSV window by window, as the drift worker scores serving samples: rows
+    that cannot be scored are counted by reason, memory stays one window whatever the
+    file's size. Exit 1 when any window drifted."""
+    profile = _load(profile_path)
+    windows = Window(profile, WindowSpec(rows=window))
+    scores: list[WindowScore] = []
+    rejected: Counter[str] = Counter()
+    calibrations: dict[int, Calibration] = {}
+    last: ClosedWindow | None = None
+    at = datetime.now(UTC)
+
+    def score(closed: ClosedWindow) -> None:
+        nonlocal last
+        if closed.rows not in calibrations:
+            calibrations[closed.rows] = calibrate(
+                profile, closed.rows, alpha=alpha, resamples=resamples
+            )
+        scores.append(
+            score_window(profile, calibrations[closed.rows], closed.numeric, closed.categorical)
+        )
+        last = closed
+
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        TextColumn("{task.completed} rows"),
+        console=err,
+        transient=True,
+        disable=json_out,
+    ) as progress:
+        task = progress.add_task("scoring windows", total=None)
+        for values in _rows(data):
+            progress.advance(task)
+            try:
+                sample = parse_sample(profile, values)
+            except SampleError as exc:
+                rejected[exc.reason] += 1
+                continue
+            for closed in windows.add(sample, at):
+                score(closed)
+        tail = windows.flush()  # the stream's last, shorter window is scored too
+        if tail is not None:
+            score(tail)
+    if not scores:
+        raise fail(f"{data}: no row could be scored ({dict(rejected)})", 2)
+    if report is not None and last is not None:
+        report.write_text(
+            render(
+                profile,
+                scores[-1],
+                last.numeric,
+                last.categorical,
+                title=f"{data.name} vs {profile_path.name}: {len(scores)} windows, "
+                f"{sum(w.alarm for w in scores)} drifted; the last",
+                resamples=resamples,
+                history=scores,
+            ),
+            encoding="utf-8",
+        )
+    drifted = [i for i, s in enumerate(scores) if s.alarm]
+    if json_out:
+        document = {
+            "windows": [_document(s) for s in scores],
+            "driftedWindows": drifted,
+            "rejected": dict(sorted(rejected.items())),
+        }
+        out.print_json(json.dumps(document))
+    else:
+        for index, s in enumerate(scores):
+            rows = s.columns[0].rows if s.columns else 0
+            state = f"DRIFT in {', '.join(s.drifted_columns)}" if s.alarm else "no drift"
+            out.print(f"window {index} ({rows} rows): {state}")
+        if rejected:
+            reasons = ", ".join(f"{n} {r}" for r, n in sorted(rejected.items()))
+            out.print(f"rows not scored: {reasons}")
+    if drifted:
         raise typer.Exit(1)

@@ -165,3 +165,9 @@ class Window:
         if self.rows >= self.spec.rows:
             closed.append(self._close(at))
         return closed
+
+    def flush(self) -> ClosedWindow | None:
+        """Close the open window as it stands (the stream ended); None when it is empty."""
+        if self.rows == 0 or self.last_at is None:
+            return None
+        return self._close(self.last_at)
