@@ -160,3 +160,15 @@ def test_stream_scores_window_by_window_and_counts_bad_rows(tmp_path: Path) -> N
     tags = _Tags()
     tags.feed(report.read_text())
     assert tags.svgs == 8, "per column: the last window's distributions and the history"
+
+
+def test_stream_refuses_bad_settings_by_name(tmp_path: Path) -> None:
+    data = _write(tmp_path / "data.csv", 50, 1)
+    profile = tmp_path / "p.json"
+    runner.invoke(app, ["drift", "profile", str(data), "-o", str(profile)])
+    result = runner.invoke(app, ["drift", "stream", str(profile), str(data), "--window", "0"])
+    assert result.exit_code == 2
+    assert "--window: a window holds at least one row" in _said(result.output)
+    result = runner.invoke(app, ["drift", "stream", str(profile), str(data), "--alpha", "2"])
+    assert result.exit_code == 2
+    assert "--alpha is a probability" in _said(result.output)

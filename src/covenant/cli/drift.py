@@ -257,7 +257,12 @@ def stream_command(
     that cannot be scored are counted by reason, memory stays one window whatever the
     file's size. Exit 1 when any window drifted."""
     profile = _load(profile_path)
-    windows = Window(profile, WindowSpec(rows=window))
+    if not 0 < alpha < 1:
+        raise fail(f"--alpha is a probability in (0, 1), not {alpha}", 2)
+    try:
+        windows = Window(profile, WindowSpec(rows=window))
+    except ValueError as exc:
+        raise fail(f"--window: {exc}", 2) from exc
     scores: list[WindowScore] = []
     rejected: Counter[str] = Counter()
     calibrations: dict[int, Calibration] = {}
