@@ -87,8 +87,11 @@ def profile_command(
     k: Annotated[int, typer.Option(help="KLL sketch size (rank error ~2.7/k)")] = DEFAULT_K,
     json_out: Json = False,
 ) -> None:
-    """Profile a reference data set: a KLL sketch and exact moments per numeric column,
-    frequencies per categorical one. Small whatever the data's size, and kept."""
+    """Profile a reference data set, once, and keep the profile.
+
+    A KLL sketch and exact moments per numeric column, frequencies per categorical one:
+    small whatever the data's size.
+    """
     numeric, categories = read_csv(data, set(categorical or []))
     profile = build_profile(numeric, categories, k=k, metadata={"source": data.name})
     output.write_bytes(profile.to_bytes())
@@ -253,9 +256,11 @@ def stream_command(
     ] = None,
     json_out: Json = False,
 ) -> None:
-    """Score a CSV window by window, as the drift worker scores serving samples: rows
-    that cannot be scored are counted by reason, memory stays one window whatever the
-    file's size. Exit 1 when any window drifted."""
+    """Score a CSV window by window; exit 1 when any window drifted.
+
+    As the drift worker scores serving samples: rows that cannot be scored are counted
+    by reason, and memory stays one window whatever the file's size.
+    """
     profile = _load(profile_path)
     if not 0 < alpha < 1:
         raise fail(f"--alpha is a probability in (0, 1), not {alpha}", 2)
