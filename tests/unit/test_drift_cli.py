@@ -24,7 +24,7 @@ def _write(path: Path, rows: int, seed: int, shift: float = 0.0) -> Path:
     rng = np.random.default_rng(seed)
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["age", "income", "region", "output:score"])
+        writer.writerow(["age", "income", "region", "output:score", "output:label"])
         for _ in range(rows):
             writer.writerow(
                 [
@@ -32,6 +32,7 @@ def _write(path: Path, rows: int, seed: int, shift: float = 0.0) -> Path:
                     f"{rng.lognormal(10, 1):.1f}",
                     rng.choice(["eu", "us", "apac"]),
                     f"{rng.random():.4f}",
+                    rng.choice(["0", "1"]),  # numbers, but categories
                 ]
             )
     return path
@@ -66,13 +67,16 @@ def test_profile_then_check_gives_the_verdict_and_a_self_contained_report(
 ) -> None:
     reference = _write(tmp_path / "reference.csv", 20_000, 1)
     profile = tmp_path / "profile.json"
-    made = runner.invoke(app, ["drift", "profile", str(reference), "-o", str(profile), "--json"])
+    made = runner.invoke(
+        app,
+        ["drift", "profile", str(reference), "-o", str(profile), "-c", "output:label", "--json"],
+    )
     assert made.exit_code == 0, made.output
     summary = json.loads(made.output)
     assert summary["numeric"] == ["age", "income", "output:score"]
-    assert summary["categorical"] == ["region"]
+    assert summary["categorical"] == ["output:label", "region"]
 
-    same = _write(tmp_path / "same.csv", 2000, 2)
+    same = _write(tmp_path / "same.csv", 2000, 4)
     quiet = runner.invoke(app, ["drift", "check", str(profile), str(same), "--resamples", "800"])
     assert quiet.exit_code == 0, quiet.output
     assert "no drift" in quiet.output
@@ -85,12 +89,12 @@ def test_profile_then_check_gives_the_verdict_and_a_self_contained_report(
     document = json.loads(loud.output)
     assert document["drift"] is True
     assert document["driftedColumns"] == ["age"]
-    assert document["level"] == 0.05 / 4
+    assert document["level"] == 0.05 / 5
     page = report.read_text()
     tags = _Tags()
     tags.feed(page)
     assert tags.stack == []
-    assert tags.svgs == 4
+    assert tags.svgs == 5
     assert tags.sections[0] == "col drift", "drifted columns come first"
     assert tags.fetches == [], "the report fetches nothing"
     assert "age: DRIFT" in page
@@ -110,16 +114,18 @@ def test_unreadable_input_says_what_to_do(tmp_path: Path) -> None:
     short.write_text("age,region\n1.0,eu\n")
     result = runner.invoke(app, ["drift", "check", str(profile), str(short)])
     assert result.exit_code == 2
-    assert "lacks the profiled column(s) ['income', 'output:score']" in _said(result.output)
+    assert "lacks the profiled column(s) ['income', 'output:label', 'output:score']" in _said(
+        result.output
+    )
 
     ragged = tmp_path / "ragged.csv"
-    ragged.write_text("age,income,region,output:score\n1,2,eu\n")
+    ragged.write_text("age,income,region,output:score,output:label\n1,2,eu\n")
     result = runner.invoke(app, ["drift", "check", str(profile), str(ragged)])
     assert result.exit_code == 2
     assert "ragged.csv:2 has 3 cells" in _said(result.output)
 
     text = tmp_path / "text.csv"
-    text.write_text("age,income,region,output:score\nold,2,eu,0.5\n")
+    text.write_text("age,income,region,output:score,output:label\nold,2,eu,0.5,1\n")
     result = runner.invoke(app, ["drift", "check", str(profile), str(text)])
     assert result.exit_code == 2
     assert "['age'] hold cells that are not numbers" in _said(result.output)
@@ -128,14 +134,16 @@ def test_unreadable_input_says_what_to_do(tmp_path: Path) -> None:
 def test_stream_scores_window_by_window_and_counts_bad_rows(tmp_path: Path) -> None:
     reference = _write(tmp_path / "reference.csv", 20_000, 1)
     profile = tmp_path / "profile.json"
-    runner.invoke(app, ["drift", "profile", str(reference), "-o", str(profile)])
+    runner.invoke(
+        app, ["drift", "profile", str(reference), "-o", str(profile), "-c", "output:label"]
+    )
     calm = _write(tmp_path / "calm.csv", 3000, 2)
     moved = _write(tmp_path / "moved.csv", 1500, 3, shift=0.5)
     stream = tmp_path / "stream.csv"
     lines = calm.read_text().splitlines() + moved.read_text().splitlines()[1:]
-    lines[10] = "old,1.0,eu,0.5"  # a string for a number
-    lines[20] = "nan,1.0,eu,0.5"  # NaN
-    lines[30] = "1.0,1.0,eu"  # a cell short
+    lines[10] = "old,1.0,eu,0.5,1"  # a string for a number
+    lines[20] = "nan,1.0,eu,0.5,1"  # NaN
+    lines[30] = "1.0,1.0,eu,0.5"  # a cell short
     stream.write_text("\n".join(lines) + "\n")
     report = tmp_path / "stream.html"
     args = [
@@ -149,7 +157,7 @@ def test_stream_scores_window_by_window_and_counts_bad_rows(tmp_path: Path) -> N
         "--alpha",
         "0.01",
     ]
-    result = runner.invoke(app, [*args, "--resamples", "500", "-o", str(report)])
+    result = runner.invoke(app, [*args, "--resamples", "2000", "-o", str(report)])
     assert result.exit_code == 1, result.output
     document = json.loads(result.output)
     assert document["rejected"] == {"missing_column": 1, "not_a_number": 1, "not_finite": 1}
@@ -159,7 +167,7 @@ def test_stream_scores_window_by_window_and_counts_bad_rows(tmp_path: Path) -> N
     assert all(w["driftedColumns"] == ["age"] for w in document["windows"][3:])
     tags = _Tags()
     tags.feed(report.read_text())
-    assert tags.svgs == 8, "per column: the last window's distributions and the history"
+    assert tags.svgs == 10, "per column: the last window's distributions and the history"
 
 
 def test_stream_refuses_bad_settings_by_name(tmp_path: Path) -> None:

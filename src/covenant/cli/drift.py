@@ -222,8 +222,10 @@ def check_command(
         raise typer.Exit(1)
 
 
-def _rows(path: Path) -> Iterator[dict[str, object]]:
-    """A CSV's rows as the drift worker sees samples: numbers where cells parse as one."""
+def _rows(path: Path, categorical: set[str]) -> Iterator[dict[str, object]]:
+    """A CSV's rows as the drift worker sees samples: cells of ``categorical`` columns as
+    text, others as numbers where they parse as one (and as text where not, for
+    ``parse_sample`` to refuse by name)."""
     try:
         with path.open(newline="", encoding="utf-8") as handle:
             reader = csv.reader(handle)
@@ -233,6 +235,9 @@ def _rows(path: Path) -> Iterator[dict[str, object]]:
             for row in reader:
                 values: dict[str, object] = {}
                 for name, cell in zip(header, row, strict=False):
+                    if name in categorical:
+                        values[name] = cell
+                        continue
                     try:
                         values[name] = float(cell) if cell.strip() else math.nan
                     except ValueError:
@@ -293,7 +298,8 @@ def stream_command(
         disable=json_out,
     ) as progress:
         task = progress.add_task("scoring windows", total=None)
-        for values in _rows(data):
+        wanted = {n for n, c in profile.columns.items() if isinstance(c, CategoricalProfile)}
+        for values in _rows(data, wanted):
             progress.advance(task)
             try:
                 sample = parse_sample(profile, values)
