@@ -124,6 +124,13 @@ def test_unreadable_input_says_what_to_do(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "ragged.csv:2 has 3 cells" in _said(result.output)
 
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    for command in ("check", "stream"):
+        result = runner.invoke(app, ["drift", command, str(profile), str(empty)])
+        assert result.exit_code == 2
+        assert "empty.csv is empty; give a CSV with a header row" in _said(result.output)
+
     text = tmp_path / "text.csv"
     text.write_text("age,income,region,output:score,output:label\nold,2,eu,0.5,1\n")
     result = runner.invoke(app, ["drift", "check", str(profile), str(text)])

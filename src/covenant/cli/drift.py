@@ -39,10 +39,27 @@ drift_app = typer.Typer(
     no_args_is_help=True,
 )
 
+ProfilePath = Annotated[Path, typer.Argument(metavar="PROFILE", help="a drift profile")]
+Resamples = Annotated[int, typer.Option(help="resamples per column for the thresholds")]
+Report = Annotated[Path | None, typer.Option("--report", "-o", help="write the HTML report here")]
 Categorical = Annotated[
     list[str] | None,
     typer.Option("--categorical", "-c", help="treat this column as categorical (repeatable)"),
 ]
+
+
+def _lines(path: Path) -> Iterator[list[str]]:
+    """A CSV's header, then its rows; an unreadable or empty file is an exit-2 error."""
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if not header:
+                raise fail(f"{path} is empty; give a CSV with a header row", 2)
+            yield header
+            yield from reader
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise fail(f"cannot read {path}: {exc}", 2) from exc
 
 
 def read_csv(
@@ -52,20 +69,14 @@ def read_csv(
 
     Empty cells are missing values (NaN); in a categorical column they are kept as "".
     """
-    try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.reader(handle)
-            header = next(reader, None)
-            if not header:
-                raise fail(f"{path} is empty; give a CSV with a header row", 2)
-            cells: list[list[str]] = [[] for _ in header]
-            for line, row in enumerate(reader, start=2):
-                if len(row) != len(header):
-                    raise fail(f"{path}:{line} has {len(row)} cells, the header {len(header)}", 2)
-                for column, cell in zip(cells, row, strict=True):
-                    column.append(cell)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise fail(f"cannot read {path}: {exc}", 2) from exc
+    lines = _lines(path)
+    header = next(lines)
+    cells: list[list[str]] = [[] for _ in header]
+    for line, row in enumerate(lines, start=2):
+        if len(row) != len(header):
+            raise fail(f"{path}:{line} has {len(row)} cells, the header {len(header)}", 2)
+        for column, cell in zip(cells, row, strict=True):
+            column.append(cell)
     numeric: dict[str, np.ndarray] = {}
     categories: dict[str, list[str]] = {}
     for name, column in zip(header, cells, strict=True):
@@ -154,17 +165,13 @@ def _load(path: Path) -> Profile:
 
 @drift_app.command("check")
 def check_command(
-    profile_path: Annotated[Path, typer.Argument(metavar="PROFILE", help="a drift profile")],
+    profile_path: ProfilePath,
     data: Annotated[Path, typer.Argument(help="current data, a CSV with the profile's columns")],
     alpha: Annotated[
         float, typer.Option(help="false-alarm rate for the whole check (all columns)")
     ] = DEFAULT_ALPHA,
-    resamples: Annotated[int, typer.Option(help="resamples per column for the thresholds")] = (
-        DEFAULT_RESAMPLES
-    ),
-    report: Annotated[
-        Path | None, typer.Option("--report", "-o", help="write the HTML report here")
-    ] = None,
+    resamples: Resamples = DEFAULT_RESAMPLES,
+    report: Report = None,
     json_out: Json = False,
 ) -> None:
     """Score current data against a profile; exit 1 when any column drifted."""
@@ -226,39 +233,29 @@ def _rows(path: Path, categorical: set[str]) -> Iterator[dict[str, object]]:
     """A CSV's rows as the drift worker sees samples: cells of ``categorical`` columns as
     text, others as numbers where they parse as one (and as text where not, for
     ``parse_sample`` to refuse by name)."""
-    try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.reader(handle)
-            header = next(reader, None)
-            if not header:
-                raise fail(f"{path} is empty; give a CSV with a header row", 2)
-            for row in reader:
-                values: dict[str, object] = {}
-                for name, cell in zip(header, row, strict=False):
-                    if name in categorical:
-                        values[name] = cell
-                        continue
-                    try:
-                        values[name] = float(cell) if cell.strip() else math.nan
-                    except ValueError:
-                        values[name] = cell
-                yield values
-    except (OSError, UnicodeDecodeError) as exc:
-        raise fail(f"cannot read {path}: {exc}", 2) from exc
+    lines = _lines(path)
+    header = next(lines)
+    for row in lines:
+        values: dict[str, object] = {}
+        for name, cell in zip(header, row, strict=False):
+            if name in categorical:
+                values[name] = cell
+                continue
+            try:
+                values[name] = float(cell) if cell.strip() else math.nan
+            except ValueError:
+                values[name] = cell
+        yield values
 
 
 @drift_app.command("stream")
 def stream_command(
-    profile_path: Annotated[Path, typer.Argument(metavar="PROFILE", help="a drift profile")],
+    profile_path: ProfilePath,
     data: Annotated[Path, typer.Argument(help="current data, a CSV, read row by row")],
     window: Annotated[int, typer.Option(help="rows per window")] = 5000,
     alpha: Annotated[float, typer.Option(help="false-alarm rate per window")] = DEFAULT_ALPHA,
-    resamples: Annotated[int, typer.Option(help="resamples per column for the thresholds")] = (
-        DEFAULT_RESAMPLES
-    ),
-    report: Annotated[
-        Path | None, typer.Option("--report", "-o", help="write the HTML report here")
-    ] = None,
+    resamples: Resamples = DEFAULT_RESAMPLES,
+    report: Report = None,
     json_out: Json = False,
 ) -> None:
     """Score a CSV window by window; exit 1 when any window drifted.

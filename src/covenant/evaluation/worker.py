@@ -28,7 +28,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from covenant.blobs import BlobNotFoundError, BlobStore
+from covenant.blobs import BlobNotFoundError, BlobStore, StoredBlob
 from covenant.drift.reference import evaluation_profile
 from covenant.errors import CovenantError
 from covenant.evaluation import decisions
@@ -132,28 +132,8 @@ async def _evaluate(
         return result, decisions.report(command, result, checksums), profile
 
     result, document, profile = await asyncio.to_thread(work)
-    kept = await blobs.put(source=io.BytesIO(profile), media_type=PROFILE_MEDIA_TYPE)
-    ctx.emit(
-        RecordArtifact,
-        subject=kept.artifact_id,
-        name=f"evaluation/{command.eval_id}/drift-profile.json",
-        media_type=PROFILE_MEDIA_TYPE,
-        claimed_sha256=kept.sha256,
-        size_bytes=kept.size,
-        blob_uri=kept.uri,
-        run_config={"eval": command.eval_id, "model": command.model_id},
-    )
-    stored = await blobs.put(source=io.BytesIO(document), media_type=REPORT_MEDIA_TYPE)
-    ctx.emit(
-        RecordArtifact,
-        subject=stored.artifact_id,
-        name=f"evaluation/{command.eval_id}/report.json",
-        media_type=REPORT_MEDIA_TYPE,
-        claimed_sha256=stored.sha256,
-        size_bytes=stored.size,
-        blob_uri=stored.uri,
-        run_config={"eval": command.eval_id, "model": command.model_id},
-    )
+    kept = await _store(blobs, ctx, command, profile, "drift-profile.json", PROFILE_MEDIA_TYPE)
+    stored = await _store(blobs, ctx, command, document, "report.json", REPORT_MEDIA_TYPE)
     ctx.emit(
         EvaluationCompleted,
         subject=command.model_id,
@@ -171,6 +151,29 @@ async def _evaluate(
         test_set_checksums=checksums,
         profile_artifact_id=kept.artifact_id,
     )
+
+
+async def _store(
+    blobs: BlobStore,
+    ctx: Context,
+    command: RunEvaluation,
+    data: bytes,
+    name: str,
+    media_type: str,
+) -> StoredBlob:
+    """Put one of the evaluation's documents and record it as an artifact of the run."""
+    stored = await blobs.put(source=io.BytesIO(data), media_type=media_type)
+    ctx.emit(
+        RecordArtifact,
+        subject=stored.artifact_id,
+        name=f"evaluation/{command.eval_id}/{name}",
+        media_type=media_type,
+        claimed_sha256=stored.sha256,
+        size_bytes=stored.size,
+        blob_uri=stored.uri,
+        run_config={"eval": command.eval_id, "model": command.model_id},
+    )
+    return stored
 
 
 def _profile(command: RunEvaluation, data: TestSet, out: Predictions) -> bytes:
