@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from covenant.drift.profile import CategoricalProfile, NumericProfile, Profile
-from covenant.drift.statistics import PSI_FLOOR, WeightedSample
+from covenant.drift.statistics import WeightedSample, jensen_shannon_rows, psi_rows
 
 DEFAULT_ALPHA = 0.05
 DEFAULT_RESAMPLES = 2000
@@ -108,23 +108,6 @@ def _replica_cdf(rng: np.random.Generator, p: np.ndarray, rows: int, b: int) -> 
     return np.asarray(np.cumsum(rng.multinomial(rows, p, size=b), axis=1) / rows)
 
 
-def _psi_rows(expected: np.ndarray, actual: np.ndarray) -> np.ndarray:
-    e = np.where(expected <= 0, PSI_FLOOR, expected)
-    a = np.where(actual <= 0, PSI_FLOOR, actual)
-    return np.asarray(np.sum((a - e) * np.log(a / e), axis=1))
-
-
-def _js_rows(expected: np.ndarray, actual: np.ndarray) -> np.ndarray:
-    p = np.clip(expected, 0, None)
-    p = p / p.sum(axis=1, keepdims=True)
-    q = actual / actual.sum(axis=1, keepdims=True)
-    mid = (p + q) / 2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        left = np.where(p > 0, p * np.log2(p / mid), 0.0)
-        right = np.where(q > 0, q * np.log2(q / mid), 0.0)
-    return np.asarray(np.sqrt(np.clip((left.sum(axis=1) + right.sum(axis=1)) / 2, 0, None)))
-
-
 def _coarsen(
     values: np.ndarray, p: np.ndarray, edges: np.ndarray, per_bin: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -169,8 +152,8 @@ def _numeric_null(
         replica_pdf = np.diff(replica_cdf, axis=1, prepend=0.0)
         window_bins = np.add.reduceat(window_pdf, bin_starts, axis=1)
         replica_bins = np.add.reduceat(replica_pdf, bin_starts, axis=1)
-        out["psi"].append(_psi_rows(replica_bins, window_bins))
-        out["js"].append(_js_rows(replica_bins, window_bins))
+        out["psi"].append(psi_rows(replica_bins, window_bins))
+        out["js"].append(jensen_shannon_rows(replica_bins, window_bins))
     null = {s: np.sort(np.concatenate(parts)) for s, parts in out.items()}
     return ColumnNull("numeric", null, column.rank_error)
 
@@ -194,8 +177,8 @@ def _categorical_null(
         cells = np.where(expected > 0, (table - expected) ** 2 / expected, 0.0)
     null = {
         "chi2": np.sort(cells.sum(axis=(1, 2))),
-        "psi": np.sort(_psi_rows(replica / rows, window / n)),
-        "js": np.sort(_js_rows(replica / rows, window / n)),
+        "psi": np.sort(psi_rows(replica / rows, window / n)),
+        "js": np.sort(jensen_shannon_rows(replica / rows, window / n)),
     }
     return ColumnNull("categorical", null, 0.0)
 

@@ -39,11 +39,6 @@ class WeightedSample:
     weights: np.ndarray
     rows: int
 
-    @staticmethod
-    def exact(values: np.ndarray) -> WeightedSample:
-        distinct, counts = np.unique(np.asarray(values, dtype=np.float64), return_counts=True)
-        return WeightedSample(distinct, counts.astype(np.float64), int(counts.sum()))
-
     def cdf(self) -> np.ndarray:
         """F at each of ``values`` (right-continuous), normalised to end at exactly 1."""
         cumulative = np.cumsum(self.weights)
@@ -98,13 +93,6 @@ def wasserstein(reference: WeightedSample, window_sorted: np.ndarray) -> float:
     return ks_and_wasserstein(reference, window_sorted)[1]
 
 
-def normalised_wasserstein(
-    reference: WeightedSample, window_sorted: np.ndarray, reference_std: float
-) -> float:
-    """W1 in units of the reference's standard deviation; a constant reference gives inf."""
-    return normalise(wasserstein(reference, window_sorted), reference_std)
-
-
 def normalise(distance: float, reference_std: float) -> float:
     """W1 over the reference's standard deviation; a constant reference gives 0 or inf."""
     if reference_std > 0:
@@ -122,22 +110,37 @@ def binned(reference: WeightedSample, window_sorted: np.ndarray) -> tuple[np.nda
     return ref_mass / ref_mass.sum(), win_mass / max(window_sorted.size, 1)
 
 
+def psi_rows(expected: np.ndarray, actual: np.ndarray) -> np.ndarray:
+    """Population stability index along the last axis; empty bins floored at 1e-4.
+
+    Row-wise so the calibration's resampled nulls and a window's score are one formula.
+    """
+    e = np.where(expected <= 0, PSI_FLOOR, expected)
+    a = np.where(actual <= 0, PSI_FLOOR, actual)
+    return np.asarray(np.sum((a - e) * np.log(a / e), axis=-1))
+
+
 def psi(expected: np.ndarray, actual: np.ndarray) -> float:
-    """Population stability index; empty bins floored at 1e-4 on both sides."""
-    e = np.where(expected == 0, PSI_FLOOR, expected)
-    a = np.where(actual == 0, PSI_FLOOR, actual)
-    return float(np.sum((a - e) * np.log(a / e)))
+    """Population stability index of one pair of proportions."""
+    return float(psi_rows(expected, actual))
 
 
-def jensen_shannon(expected: np.ndarray, actual: np.ndarray) -> float:
-    """Jensen-Shannon distance in base 2 (the square root of the divergence)."""
-    p = expected / expected.sum()
-    q = actual / actual.sum()
+def jensen_shannon_rows(expected: np.ndarray, actual: np.ndarray) -> np.ndarray:
+    """Jensen-Shannon distance in base 2 (the square root of the divergence), row-wise."""
+    p = np.clip(expected, 0, None)
+    p = p / p.sum(axis=-1, keepdims=True)
+    q = actual / actual.sum(axis=-1, keepdims=True)
     mid = (p + q) / 2
     with np.errstate(divide="ignore", invalid="ignore"):
         left = np.where(p > 0, p * np.log2(p / mid), 0.0)
         right = np.where(q > 0, q * np.log2(q / mid), 0.0)
-    return float(math.sqrt(max(float(left.sum() + right.sum()) / 2, 0.0)))
+    divergence = (left.sum(axis=-1) + right.sum(axis=-1)) / 2
+    return np.asarray(np.sqrt(np.clip(divergence, 0, None)))
+
+
+def jensen_shannon(expected: np.ndarray, actual: np.ndarray) -> float:
+    """Jensen-Shannon distance of one pair of proportions."""
+    return float(jensen_shannon_rows(expected, actual))
 
 
 def chi_squared(
