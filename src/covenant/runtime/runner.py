@@ -87,6 +87,7 @@ class WorkerRunner:
                 )
                 await self._tables.rebuild()
             self._committed_positions = await consumer.positions()
+            await self._replay()
             log.info("worker %s started", self.worker.name)
             next_lag = 0.0
             while not stop.is_set():
@@ -132,6 +133,7 @@ class WorkerRunner:
             await consumer.rewind()
             if self._tables is not None:
                 await self._tables.rebuild()
+            await self._replay()
             await asyncio.sleep(self._options.backoff_s)
             return
         self._committed_positions = await consumer.positions()
@@ -156,7 +158,11 @@ class WorkerRunner:
         else:
             while True:
                 attempts += 1
-                ctx = Context(worker=self.worker.name, cause=message)
+                ctx = Context(
+                    worker=self.worker.name,
+                    cause=message,
+                    position=(record.topic, record.partition, record.offset),
+                )
                 try:
                     await self.worker.handle(message, ctx)
                     outputs = [self._codec.outgoing(m) for m in ctx.emitted] + ctx.raw
@@ -201,6 +207,45 @@ class WorkerRunner:
             original_key=record.key,
         )
         return self._codec.outgoing(letter)
+
+    async def _replay(self) -> None:
+        """Rebuild the worker's in-memory work from its input (see ``Replayed``):
+        from where it began up to the committed offsets, never past them."""
+        replay = self.worker.replay
+        if replay is None:
+            return
+        replay.forget()
+        committed = self._committed_positions
+        todo = {
+            tp: (first, committed[tp])
+            for tp, first in replay.replay_from().items()
+            if first < committed.get(tp, 0)
+        }
+        replayed = 0
+        for topic in self.worker.inputs:
+            parts = {p: span for (t, p), span in todo.items() if t == topic.name}
+            if not parts:
+                continue
+            ends = await self._bus.end_offsets(topic)
+            start = {(topic.name, p): end for p, end in ends.items()}
+            start.update({(topic.name, p): first for p, (first, _) in parts.items()})
+            pending = set(parts)
+            async for record in self._bus.read([topic], start=start):
+                span = parts.get(record.partition)
+                if span is None or record.offset >= span[1]:
+                    pending.discard(record.partition)
+                    if not pending:
+                        break
+                    continue
+                try:
+                    message = self._codec.decode(record.value)
+                except ContractError:
+                    continue  # dead-lettered when it was first handled
+                if isinstance(message, self.worker.accepts):
+                    await replay.refold(message, (record.topic, record.partition, record.offset))
+                    replayed += 1
+        if replayed:
+            log.info("worker %s: replayed %d records into memory", self.worker.name, replayed)
 
     async def _commit_skipped(self, consumer: GroupConsumer) -> None:
         """When idle, commit positions that moved without records (past Kafka's

@@ -42,9 +42,13 @@ class Context:
         cause: Message,
         clock: Clock = SYSTEM_CLOCK,
         ids: IdSource = UUID7_IDS,
+        position: tuple[str, int, int] | None = None,
     ) -> None:
         self.worker = worker
         self.cause = cause
+        #: Where the cause was read (topic, partition, offset), for a worker that
+        #: records positions it will replay from (see ``Replayed``).
+        self.position = position
         self.clock = clock
         self.ids = ids
         self.emitted: list[Message] = []
@@ -106,6 +110,30 @@ class WorkerState(Protocol):
         ...
 
 
+class Replayed(Protocol):
+    """Work in progress a worker keeps in memory between outputs, rebuilt from its input.
+
+    A windowed worker (drift) folds many input records before it emits anything, so
+    after a crash or a failed commit the committed offsets are past records whose
+    effect lived only in memory. The runner asks where that work began
+    (``replay_from``), forgets it, and feeds the input from there up to the committed
+    offsets back through ``refold``, which must redo exactly what handling did to the
+    memory and emit nothing (its outputs were committed already).
+    """
+
+    def forget(self) -> None:
+        """Drop all work in progress."""
+        ...
+
+    def replay_from(self) -> dict[tuple[str, int], int]:
+        """(topic, partition) → first offset whose effect is still only in memory."""
+        ...
+
+    async def refold(self, message: Message, position: tuple[str, int, int]) -> None:
+        """Redo a committed record's effect on the memory, emitting nothing."""
+        ...
+
+
 @dataclass(frozen=True)
 class Worker:
     """A stream worker's declaration.
@@ -122,6 +150,8 @@ class Worker:
         description: one line for ``covenant worker --help`` and logs.
         state: what it decides on, folded from every partition of
             ``state.topics`` (global tables, caught up before each batch).
+        replay: work in progress rebuilt from its own input after a restart or a
+            failed commit (see ``Replayed``).
     """
 
     name: str
@@ -131,3 +161,4 @@ class Worker:
     handle: Handler
     description: str = ""
     state: WorkerState | None = None
+    replay: Replayed | None = None
