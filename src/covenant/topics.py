@@ -121,6 +121,30 @@ SERVE_EVENTS = Topic(
     TopicKind.EVENT,
     "deployment records, traffic splits, canary analyses and scale decisions, keyed by route",
 )
+DRIFT_SAMPLES = Topic(
+    "covenant.cmd.drift.sample",
+    3,
+    TopicKind.COMMAND,
+    "sampled requests and answers from model servers, and matched labels, keyed by route",
+)
+DRIFT_LABELS = Topic(
+    "covenant.cmd.drift.label",
+    3,
+    TopicKind.COMMAND,
+    "ground truth that arrived after the answer, by request id, keyed by route",
+)
+DRIFT_COMMANDS = Topic(
+    "covenant.cmd.drift",
+    3,
+    TopicKind.COMMAND,
+    "alerts from outside, retrain approvals and quarantine sign-offs, keyed by route",
+)
+DRIFT_EVENTS = Topic(
+    "covenant.evt.drift",
+    3,
+    TopicKind.EVENT,
+    "scored windows, alerts, findings, retrain proposals and quarantines, keyed by route",
+)
 DEADLETTER = Topic(
     "covenant.dlq", 1, TopicKind.DEADLETTER, "records a worker could not handle, with why"
 )
@@ -161,6 +185,10 @@ ALL_TOPICS: tuple[Topic, ...] = (
     PROMOTION_EVENTS,
     SERVE_COMMANDS,
     SERVE_EVENTS,
+    DRIFT_SAMPLES,
+    DRIFT_LABELS,
+    DRIFT_COMMANDS,
+    DRIFT_EVENTS,
     DEADLETTER,
     AUDIT,
     OPENLINEAGE,

@@ -7,6 +7,7 @@ import inspect
 import re
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -83,6 +84,7 @@ def test_the_public_names_are_pinned() -> None:
         "approval_refused",
         "approve_dataset",
         "approve_promotion",
+        "approve_retrain",
         "arm_samples",
         "artifact_rejected",
         "artifact_stored",
@@ -91,6 +93,7 @@ def test_the_public_names_are_pinned() -> None:
         "chargeback_recorded",
         "checkpoint_id",
         "checkpoint_signed",
+        "column_drift",
         "dataset_cleared",
         "dataset_registered",
         "dataset_rejected",
@@ -101,6 +104,11 @@ def test_the_public_names_are_pinned() -> None:
         "deployment_recorded",
         "deployment_refused",
         "deprecate_model",
+        "drift_alerted",
+        "drift_decision_refused",
+        "drift_finding",
+        "drift_scored",
+        "drift_window_opened",
         "evaluation_completed",
         "evaluation_failed",
         "expire_promotion",
@@ -119,18 +127,29 @@ def test_the_public_names_are_pinned() -> None:
         "model_registered",
         "model_rejected",
         "observe_canary",
+        "observe_label",
         "observe_load",
+        "observe_outcome",
         "observe_replicas",
+        "observe_sample",
         "policy_decided",
+        "profile_id",
         "promotion_blocked",
         "promotion_pending",
         "promotion_reason",
+        "quarantine_applied",
+        "quarantine_released",
+        "quarantine_signed_off",
         "record_artifact",
         "register_dataset",
         "register_model",
+        "report_alert",
         "report_run",
         "request_policy",
         "request_promotion",
+        "retrain_approved",
+        "retrain_proposed",
+        "retrain_request",
         "rollback_deployment",
         "run_evaluation",
         "run_record",
@@ -138,6 +157,8 @@ def test_the_public_names_are_pinned() -> None:
         "scale_deployment",
         "sha",
         "sign_manifest",
+        "sign_off_quarantine",
+        "signed_decision",
         "split_code_ref",
         "split_model_id",
         "start_run",
@@ -427,3 +448,153 @@ def test_allocation_policy_and_finance_subjects_and_defaults() -> None:
     assert (usage.unit_hours, usage.ended_at - usage.started_at) == ("1", timedelta(minutes=30))
     charge = builders.chargeback_recorded(unit_hours="1.05", cost_rate="0.10", clock=clock)
     assert (charge.month, charge.cost_cents) == ("2025-06", 11)  # 10.5 cents, half-up
+
+
+def body(message: Message) -> dict[str, Any]:
+    return message.model_dump(exclude={"meta"})
+
+
+async def test_the_drift_defaults_line_up_with_the_drift_worker(tmp_path: Path) -> None:
+    """The drift builders compute their digests without the drift extra; here they
+    agree with ``covenant.drift.signoff``, and the commands' defaults (signed for
+    real) are what the drift worker accepts and answers with the events' defaults."""
+    pytest.importorskip("datasketches")  # the drift extra
+    from covenant.blobs import open_blobs
+    from covenant.drift import signoff
+    from covenant.drift.worker import make_drift_worker
+    from covenant.events.drift import (
+        AlertSeverity,
+        DriftAlerted,
+        DriftFinding,
+        ObserveOutcome,
+        QuarantineApplied,
+        QuarantineReleased,
+        QuarantineSignedOff,
+        Remediation,
+        RetrainApproved,
+        RetrainProposed,
+    )
+    from covenant.events.serving import RollbackDeployment
+    from covenant.events.training import SubmitTraining
+    from covenant.promotion import Approver, ApproverGroup
+    from covenant.signing import LocalKeySigner
+    from covenant.training.pools import default_pools
+
+    proposed = builders.retrain_proposed()
+    assert proposed.request_digest == signoff.retrain_digest("retrain-1", proposed.request)
+    applied = builders.quarantine_applied()
+    assert applied.request_digest == signoff.quarantine_digest(
+        "quarantine-1", "vit:1.0.0", "alert-1"
+    )
+    assert builders.approve_retrain().decision.request_digest == proposed.request_digest
+    assert builders.sign_off_quarantine().decision.request_digest == applied.request_digest
+    scored = builders.drift_scored(drifted_columns=["f0"])
+    assert scored.drifted
+    assert [c.column for c in scored.columns if c.drifted] == ["f0"]
+    assert not builders.drift_scored().drifted
+    sample = builders.observe_sample()
+    assert len(sample.features) == 4
+    assert sample.meta.subject == "route:vit"
+
+    signer = LocalKeySigner.generate(tmp_path / "bob.pem")
+    approver = Approver(id="bob@example.com", public_key_pem=signer.public_key_pem())
+    group = ApproverGroup(name="model-risk", required=1, members=(approver,))
+    clock, ids = FrozenClock(T0), SequentialIds()
+
+    async def signature(subject_id: str, digest: str) -> bytes:
+        return await signer.sign(
+            signoff.signoff_message(
+                subject_id=subject_id,
+                request_digest=digest,
+                approver_id=approver.id,
+                expires_at=T0 + timedelta(hours=1),
+                nonce="nonce-1",
+            )
+        )
+
+    def drift_worker() -> Worker:
+        worker = make_drift_worker(
+            blobs=open_blobs(str(tmp_path / "blobs")), pools=default_pools(), approvers=group
+        )
+        assert worker.state is not None
+        for fact in (
+            builders.dataset_registered("d1"),
+            builders.training_queued(),
+            builders.model_registered(provenance={"trainingJob": "job-1"}),
+            builders.deployment_recorded(),
+        ):
+            worker.state.apply(fact)
+        return worker
+
+    async def handle(worker: Worker, message: Message) -> list[Message]:
+        ctx = Context(worker=worker.name, cause=message, clock=clock, ids=ids)
+        await worker.handle(message, ctx)
+        assert worker.state is not None
+        for emitted in ctx.emitted:
+            worker.state.apply(emitted)
+        return ctx.emitted
+
+    label = builders.observe_label()
+    (outcome,) = await handle(drift_worker(), label)
+    assert isinstance(outcome, ObserveOutcome)
+    assert body(outcome) == body(builders.observe_outcome(caused_by=label))
+    assert outcome.meta.subject == builders.observe_outcome().meta.subject
+
+    # A drift alert proposes a retrain; its default approval submits it.
+    retrain = drift_worker()
+    report = builders.report_alert(clock=clock)
+    alerted, proposal, finding = await handle(retrain, report)
+    assert isinstance(alerted, DriftAlerted)
+    assert alerted.remediation is Remediation.RETRAIN
+    assert body(alerted) == body(
+        builders.drift_alerted(source=report.source, reason=report.reason, features=[], windows=[])
+    )
+    assert isinstance(proposal, RetrainProposed)
+    expected = builders.retrain_proposed(
+        request=builders.retrain_request(reason=report.reason), cost=None
+    )
+    expected = expected.model_copy(
+        update={"lineage": expected.lineage.model_copy(update={"windows": []})}
+    )
+    assert body(proposal) == body(expected)
+    assert isinstance(finding, DriftFinding)
+    assert (finding.finding_id, finding.remediation_event_id) == (
+        "finding-1",
+        proposal.meta.event_id,
+    )
+    approve = builders.approve_retrain(
+        key_id=approver.key_id,
+        request_digest=proposal.request_digest,
+        signature=await signature("retrain-1", proposal.request_digest),
+        clock=clock,
+    )
+    submit, approved = await handle(retrain, approve)
+    assert isinstance(submit, SubmitTraining)
+    assert submit.job_id == "retrain-1-job"
+    assert isinstance(approved, RetrainApproved)
+    assert body(approved) == body(builders.retrain_approved())
+
+    # A safety alert quarantines; its default sign-off releases the model.
+    safety = drift_worker()
+    outputs = await handle(safety, builders.report_alert(severity=AlertSeverity.SAFETY))
+    assert [type(m) for m in outputs] == [
+        DriftAlerted,
+        RollbackDeployment,
+        QuarantineApplied,
+        DriftFinding,
+    ]
+    assert body(outputs[2]) == body(builders.quarantine_applied())
+    signoff_command = builders.sign_off_quarantine(
+        key_id=approver.key_id,
+        signature=await signature("quarantine-1", applied.request_digest),
+        clock=clock,
+    )
+    signed, released = await handle(safety, signoff_command)
+    assert isinstance(signed, QuarantineSignedOff)
+    assert isinstance(released, QuarantineReleased)
+    assert body(signed) == body(builders.quarantine_signed_off())
+    assert body(released) == body(builders.quarantine_released())
+
+    # The same sign-off again is a replay, refused.
+    (refused,) = await handle(safety, signoff_command)
+    assert refused.meta.type == "drift.refused"

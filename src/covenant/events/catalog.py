@@ -26,6 +26,24 @@ from covenant.events.datasets import (
     RegisterDataset,
 )
 from covenant.events.deadletter import DeadLettered
+from covenant.events.drift import (
+    ApproveRetrain,
+    DriftAlerted,
+    DriftDecisionRefused,
+    DriftFinding,
+    DriftScored,
+    DriftWindowOpened,
+    ObserveLabel,
+    ObserveOutcome,
+    ObserveSample,
+    QuarantineApplied,
+    QuarantineReleased,
+    QuarantineSignedOff,
+    ReportAlert,
+    RetrainApproved,
+    RetrainProposed,
+    SignOffQuarantine,
+)
 from covenant.events.evaluation import EvaluationCompleted, EvaluationFailed, RunEvaluation
 from covenant.events.finance import ChargebackRecorded, UsageRecorded
 from covenant.events.policy import PolicyDecided, RequestPolicy
@@ -151,6 +169,22 @@ MESSAGE_TYPES: tuple[type[Message], ...] = (
     TrafficShifted,
     CanaryAnalysed,
     ScaleDecided,
+    ObserveSample,
+    ObserveLabel,
+    ObserveOutcome,
+    ReportAlert,
+    ApproveRetrain,
+    SignOffQuarantine,
+    DriftWindowOpened,
+    DriftScored,
+    DriftAlerted,
+    DriftFinding,
+    RetrainProposed,
+    RetrainApproved,
+    QuarantineApplied,
+    QuarantineSignedOff,
+    QuarantineReleased,
+    DriftDecisionRefused,
     DeadLettered,
     LeavesAppended,
     CheckpointSigned,
