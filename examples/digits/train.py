@@ -15,7 +15,10 @@ no zip timestamps). A run resumed after epoch k does what the uninterrupted run 
 from epoch k + 1 on and ends with the same bytes.
 
 Outputs: ``model.onnx`` (via skl2onnx, with a fixed graph name, since the default is
-a random uuid), ``weights.json`` and ``metrics.json``.
+a random uuid), ``weights.json``, ``metrics.json`` and ``drift-profile.json``, the drift
+reference profile of the training images (pixels ``p0``..``p63``, scaled as the model
+takes them) and the final model's labels for them (``ctx.record_profile``), which the
+model version links to.
 """
 
 from __future__ import annotations
@@ -66,8 +69,12 @@ def _estimator(alpha: float, learning_rate: float) -> SGDClassifier:
     )
 
 
+def _predict(x: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+    return np.argmax(x @ coef.T + intercept, axis=1)
+
+
 def _accuracy(x: np.ndarray, y: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> float:
-    return float(np.mean(np.argmax(x @ coef.T + intercept, axis=1) == y))
+    return float(np.mean(_predict(x, coef, intercept) == y))
 
 
 def _export_onnx(model: SGDClassifier, path: Path) -> None:
@@ -129,3 +136,9 @@ def train(ctx: TrainingContext) -> None:
     weights = {"coef": coef.tolist(), "intercept": intercept.tolist()}
     (out / "weights.json").write_text(json.dumps(weights, sort_keys=True) + "\n")
     (out / "metrics.json").write_text(json.dumps({"accuracy": accuracy}, sort_keys=True) + "\n")
+    ctx.record_profile(
+        features=x_train,
+        feature_names=[f"p{i}" for i in range(N_FEATURES)],
+        predicted=_predict(x_train, coef, intercept).tolist(),
+        truth=y_train.tolist(),
+    )

@@ -266,7 +266,7 @@ async def test_a_run_succeeds_with_its_outputs_in_the_blob_store(
     assert started.data["record"]["datasets"] == {"digits": world.digits.checksum}
     assert completed.data["record"] == started.data["record"]
     outputs = completed.data["outputs"]
-    assert sorted(outputs) == ["metrics.json", "model.onnx", "weights.json"]
+    assert sorted(outputs) == ["drift-profile.json", "metrics.json", "model.onnx", "weights.json"]
     assert [p.data["step"] for p in reference.progress if p.kind == "checkpoint"] == [1, 2, 3, 4]
     assert 0.5 < completed.data["metrics"]["accuracy"] <= 1.0
     async with FolderBlobStore(world.blobs) as store:

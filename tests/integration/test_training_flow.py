@@ -24,6 +24,8 @@ import pytest
 
 from covenant.blobs import FolderBlobStore
 from covenant.bus import Bus
+from covenant.drift.profile import Profile
+from covenant.drift.reference import OUTPUT_LABEL
 from covenant.events.allocation import AllocationFreed, AllocationGranted, AllocationRequested
 from covenant.events.base import Message
 from covenant.events.contract import default_codec
@@ -51,6 +53,7 @@ from covenant.training.executors.local import LocalExecutor
 from covenant.training.executors.protocol import run_id_for
 from covenant.training.pools import Pool, Quota
 from covenant.training.runner import Runner, RunnerSettings
+from covenant.training.sdk import PROFILE_MEDIA_TYPE, PROFILE_OUTPUT
 from training_repo import (
     DIGITS_ENTRYPOINT,
     PROBE_ENTRYPOINT,
@@ -83,6 +86,7 @@ class Flow:
     commit: str
     dataset: str
     second_commit: str
+    blobs: FolderBlobStore
 
     def submit(self, job_id: str, **overrides: Any) -> SubmitTraining:
         body: dict[str, Any] = {
@@ -143,7 +147,7 @@ async def flow(bus: Bus, tmp_path: Path) -> AsyncIterator[Flow]:
         async with running(bus, build_workers(WORKERS, resources=resources)):
             task = asyncio.create_task(runner.run(stop))
             try:
-                yield Flow(bus, executor, repo, commit, "digits:v1", second)
+                yield Flow(bus, executor, repo, commit, "digits:v1", second, blobs)
             finally:
                 stop.set()
                 await task
@@ -187,12 +191,31 @@ async def test_a_job_is_checkpointed_preempted_resumed_registered_and_reproduced
     assert registered.entry.provenance["trainingJob"] == "job-1"
     assert registered.meta.correlation_id == done.meta.correlation_id
 
+    # the training profile: one more output, stored as what it is, linked to the version
+    profile = next(a for a in done.artifacts if a.path == PROFILE_OUTPUT)
+    assert profile.kind == "output"
+    assert registered.entry.provenance["drift_profile"] == profile.artifact_id
+    stat = await flow.blobs.stat(profile.artifact_id)
+    assert stat is not None
+    assert stat.media_type == PROFILE_MEDIA_TYPE
+    chunks = await flow.blobs.open(profile.artifact_id)
+    reference = Profile.from_bytes(b"".join([chunk async for chunk in chunks]))
+    assert reference.features == [f"p{i}" for i in range(64)]
+    assert reference.outputs == [OUTPUT_LABEL]
+    assert reference.rows == 1437  # 1,797 images, every fifth held out
+    hits, trials = reference.rates["accuracy"]
+    assert trials == 1437
+    assert 0.8 < hits / trials <= 1.0
+    assert reference.metadata["source"] == "training"
+
     # an uninterrupted rerun of the recorded job makes the same bytes
     await publish(flow.bus, flow.submit("job-2", hyperparams=hyper, reproduces="job-1"))
     verdict = await wait_for(
         flow.bus, TrainingReproduced, lambda e: e.job_id == "job-2", timeout_s=240
     )
     assert verdict.identical, verdict
+    rerun = await completed(flow.bus, "job-2")  # resumed or not, the same profile bytes
+    assert next(a for a in rerun.artifacts if a.path == PROFILE_OUTPUT) == profile
     usage = await collect(flow.bus, FINANCE_EVENTS)
     charges = [m for m in usage if isinstance(m, ChargebackRecorded)]
     assert {c.job_id for c in charges} == {"job-1", "job-2"}

@@ -262,7 +262,43 @@ async def test_a_lost_run_resumes_from_its_last_checkpoint_then_completes_and_re
         "1.0.0",
     )
     assert registered.provenance["trainingJob"] == "job-1"
+    assert "drift_profile" not in registered.provenance  # the run wrote none
     assert await run(w, report(RunReportKind.SUCCEEDED, attempt=2, record=record())) == []
+
+
+async def test_the_training_profile_is_an_output_the_model_version_links_to() -> None:
+    w = worker()
+    await to_running(w)
+    model, profile = builders.sha("model"), builders.sha("profile")
+    outputs = {"model.onnx": model, "drift-profile.json": profile}
+    out = await run(w, report(RunReportKind.SUCCEEDED, record=record(), outputs=outputs))
+    (completed,) = [m for m in out if isinstance(m, TrainingCompleted)]
+    (registered,) = [m for m in out if isinstance(m, RegisterModel)]
+    assert [(a.path, a.artifact_id, a.kind) for a in completed.artifacts] == [
+        ("drift-profile.json", profile, "output"),
+        ("model.onnx", model, "model"),
+    ]
+    assert registered.artifact_id == model
+    assert registered.provenance["drift_profile"] == profile
+
+
+async def test_a_rerun_whose_profile_alone_differs_is_identical() -> None:
+    # Past 2,000 rows a profile's sketches compact at random: not the run's result.
+    w = worker()
+    await to_running(w, "job-1")
+    model = builders.sha("model")
+    first = {"model.onnx": model, "drift-profile.json": builders.sha("profile-1")}
+    await run(w, report(RunReportKind.SUCCEEDED, record=record(), outputs=first))
+    await run(w, submit("job-2", target=None, reproduces="job-1"))
+    await run(w, allowed("job-2"))
+    await run(w, granted("job-2"))
+    again = {"model.onnx": model, "drift-profile.json": builders.sha("profile-2")}
+    out = await run(
+        w, report(RunReportKind.SUCCEEDED, job_id="job-2", record=record(), outputs=again)
+    )
+    (verdict,) = [m for m in out if isinstance(m, TrainingReproduced)]
+    assert verdict.identical
+    assert verdict.differing_outputs == []
 
 
 async def test_preempted_past_the_retry_policy_fails_and_releases() -> None:

@@ -51,3 +51,36 @@ def evaluation_profile(
             rates[positive_rate_name(attribute, group)] = (hits, len(rows))
     numeric = {name: matrix[:, i] for i, name in enumerate(feature_names)}
     return build_profile(numeric, {OUTPUT_LABEL: list(predicted)}, metadata=metadata, rates=rates)
+
+
+def training_profile(
+    *,
+    features: np.ndarray,
+    feature_names: Sequence[str],
+    predicted: Sequence[object],
+    truth: Sequence[object] | None = None,
+    metadata: Mapping[str, str] | None = None,
+) -> Profile:
+    """Profile a training run's rows and its model's outputs on them.
+
+    The columns are an evaluation's (each feature by name, ``output:label``), so a
+    training profile and an evaluation profile of the same model compare column for
+    column. With ``truth`` the profile keeps the ``accuracy`` rate (labels compared as
+    text, as the label column counts them); there are no fairness rates, since a
+    training run names no sensitive attribute.
+    """
+    matrix = np.asarray(features, dtype=np.float64)
+    if matrix.ndim != 2 or matrix.shape[1] != len(feature_names):
+        raise ValueError(f"features are {matrix.shape}, for {len(feature_names)} names")
+    if len(set(feature_names)) != len(feature_names):
+        raise ValueError(f"feature names repeat: {list(feature_names)}")
+    if len(predicted) != matrix.shape[0]:
+        raise ValueError(f"{matrix.shape[0]} rows of features but {len(predicted)} predictions")
+    rates: dict[str, tuple[int, int]] = {}
+    if truth is not None:
+        if len(truth) != len(predicted):
+            raise ValueError(f"{len(predicted)} predictions but {len(truth)} truth labels")
+        correct = sum(str(p) == str(t) for p, t in zip(predicted, truth, strict=True))
+        rates["accuracy"] = (correct, len(truth))
+    numeric = {name: matrix[:, i] for i, name in enumerate(feature_names)}
+    return build_profile(numeric, {OUTPUT_LABEL: list(predicted)}, metadata=metadata, rates=rates)

@@ -1,5 +1,9 @@
 """What a finished run leaves behind: its artifacts tagged by kind, the draft
-model version its job names, and, for a rerun, whether it made the same bytes."""
+model version its job names, and, for a rerun, whether it made the same bytes.
+
+A run that wrote a drift reference profile (``TrainingContext.record_profile``)
+links it to the version it registers: the profile's artifact id is the version's
+``provenance["drift_profile"]``."""
 
 from __future__ import annotations
 
@@ -17,6 +21,10 @@ from covenant.runtime.worker import Context
 from covenant.training import reproduction
 from covenant.training.executors.protocol import run_id_for
 from covenant.training.jobs import Job, TrainingState
+from covenant.training.sdk import PROFILE_OUTPUT
+
+#: The provenance key of a model version that names its training profile.
+DRIFT_PROFILE_KEY = "drift_profile"
 
 
 def artifact_kind(path: str) -> str:
@@ -59,12 +67,15 @@ def completed_body(job: Job, report: ReportRun) -> dict[str, Any]:
 
 def register(ctx: Context, job: Job, completed: TrainingCompleted) -> None:
     """Ask the registry for the job's target version (draft), with the run record
-    as provenance; nothing when the job names none or made no model file."""
+    as provenance (and the training profile, when the run wrote one); nothing when
+    the job names none or made no model file."""
     target = job.spec.target
     models = [a for a in completed.artifacts if a.kind == "model"]
     if target is None or not models:
         return
     record = completed.record
+    profile = next((a for a in completed.artifacts if a.path == PROFILE_OUTPUT), None)
+    linked = {DRIFT_PROFILE_KEY: profile.artifact_id} if profile is not None else {}
     ctx.emit(
         RegisterModel,
         subject=f"model:{target.family}:{target.version}",
@@ -82,6 +93,7 @@ def register(ctx: Context, job: Job, completed: TrainingCompleted) -> None:
             "hardwareClass": record.hardware_class,
             "seed": str(record.seed),
             "trainingEvent": completed.meta.event_id,
+            **linked,
         },
     )
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from covenant.events.runs import RunRecord
 from covenant.events.training import RecordDifference, TrainingCompleted
+from covenant.training.sdk import PROFILE_OUTPUT
 
 
 @dataclass(frozen=True)
@@ -52,13 +53,14 @@ def record_differences(original: RunRecord, rerun: RunRecord) -> list[RecordDiff
 
 
 def outputs(completed: TrainingCompleted) -> dict[str, str]:
-    """What a run wrote (path -> artifact id), checkpoints and logs left out: a
-    checkpoint's bytes may differ with where the run was interrupted, the log
-    holds timings, and neither is the result."""
+    """What a run wrote (path -> artifact id), checkpoints, logs and the drift
+    profile left out: a checkpoint's bytes may differ with where the run was
+    interrupted, the log holds timings, the profile's sketches compact at random
+    past 2,000 rows, and none of them is the result."""
     return {
         a.path: a.artifact_id
         for a in completed.artifacts
-        if a.kind in ("model", "output", "metrics")
+        if a.kind in ("model", "output", "metrics") and a.path != PROFILE_OUTPUT
     }
 
 

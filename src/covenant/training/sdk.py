@@ -9,6 +9,12 @@ a dict.
 A checkpoint is stored as a small envelope, ``COVENANT-CHECKPOINT 1\\n``, one line
 of JSON with the step, then the entrypoint's bytes unchanged: a resumed run is given
 only the checkpoint's artifact id, and the step has to travel with the bytes.
+
+``record_profile`` writes the drift reference profile of the training data and the
+model's outputs on it (``covenant.drift.reference.training_profile``) to
+``drift-profile.json`` in the output folder, so it is uploaded, content-addressed,
+with the run's other outputs; the training worker links it to the model version the
+job registers. It imports the drift code (numpy, DataSketches) only when called.
 """
 
 from __future__ import annotations
@@ -17,14 +23,25 @@ import json
 import math
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from covenant.training.progress import MARKER, Progress, format_line
 
-__all__ = ["TrainingContext", "decode_checkpoint", "encode_checkpoint"]
+__all__ = [
+    "PROFILE_MEDIA_TYPE",
+    "PROFILE_OUTPUT",
+    "TrainingContext",
+    "decode_checkpoint",
+    "encode_checkpoint",
+]
+
+#: The output path of a run's drift reference profile, and the media type it is
+#: stored under (the evaluation worker's, ``covenant.evaluation.worker``).
+PROFILE_OUTPUT = "drift-profile.json"
+PROFILE_MEDIA_TYPE = "application/vnd.covenant.drift-profile+json"
 
 _MAGIC = b"COVENANT-CHECKPOINT 1\n"
 
@@ -149,6 +166,55 @@ class TrainingContext:
         with self._lock:
             sys.stdout.write("\n".join(lines) + "\n")
             sys.stdout.flush()
+
+    def record_profile(
+        self,
+        *,
+        features: Any,
+        feature_names: Sequence[str],
+        predicted: Sequence[object],
+        truth: Sequence[object] | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> Path:
+        """Write the drift reference profile of the training rows and the model's
+        outputs on them; the path written (``output_dir / PROFILE_OUTPUT``).
+
+        Profile the rows the model was fitted on, as the model sees them (the same
+        scaling as at serving), with the labels the finished model predicts for them;
+        with ``truth`` the profile keeps the training accuracy too. Call it once the
+        model is final: a second call replaces the first profile. The profile holds
+        nothing of the attempt, so a resumed run writes what an uninterrupted one does
+        (while every column has fewer rows than the sketches' k, 2,000: past that
+        DataSketches compacts at random and two builds differ within the rank error).
+
+        Args:
+            features: a (rows, len(feature_names)) array of numbers.
+            feature_names: the columns, named as the model's inputs are at serving.
+            predicted: one predicted label per row.
+            truth: one true label per row, for the ``accuracy`` rate.
+            metadata: text to keep in the profile beside ``source: training``.
+
+        Raises:
+            ValueError: for features, names, predictions or truth that do not agree.
+            ModuleNotFoundError: where the drift extra (numpy, datasketches) is missing.
+        """
+        try:
+            from covenant.drift.reference import training_profile
+        except ModuleNotFoundError as exc:
+            raise ModuleNotFoundError(
+                f"record_profile needs {exc.name}: pip install 'covenant[drift]'", name=exc.name
+            ) from exc
+        profile = training_profile(
+            features=features,
+            feature_names=feature_names,
+            predicted=predicted,
+            truth=truth,
+            metadata={**(metadata or {}), "source": "training"},
+        )
+        path = self.output_dir / PROFILE_OUTPUT
+        with self._lock:
+            path.write_bytes(profile.to_bytes())
+        return path
 
     @property
     def metrics(self) -> dict[str, float]:

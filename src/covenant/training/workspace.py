@@ -28,6 +28,7 @@ from covenant.blobs import BlobStore, open_blobs
 from covenant.errors import CovenantError
 from covenant.training.executors.protocol import DatasetInput
 from covenant.training.record import redact_url
+from covenant.training.sdk import PROFILE_MEDIA_TYPE, PROFILE_OUTPUT
 
 __all__ = ["BlobPortal", "checkout", "fetch_dataset", "fetch_verified", "upload_outputs"]
 
@@ -199,16 +200,17 @@ async def fetch_verified(store: BlobStore, dataset: DatasetInput, data_dir: Path
 
 def upload_outputs(portal: BlobPortal, output_dir: Path) -> Mapping[str, str]:
     """Store every regular file under ``output_dir``; relative posix path → artifact
-    id, in sorted order. Symlinks are not followed (they could point anywhere)."""
+    id, in sorted order. Symlinks are not followed (they could point anywhere). The
+    drift profile (``PROFILE_OUTPUT``) is stored as what it is, the rest as bytes."""
     outputs: dict[str, str] = {}
     files = sorted(
         (p for p in output_dir.rglob("*") if p.is_file() and not p.is_symlink()),
         key=lambda p: p.relative_to(output_dir).as_posix(),
     )
     for path in files:
+        name = path.relative_to(output_dir).as_posix()
+        media_type = PROFILE_MEDIA_TYPE if name == PROFILE_OUTPUT else "application/octet-stream"
         with path.open("rb") as source:
-            stored = portal.call(
-                portal.store.put(source=source, media_type="application/octet-stream")
-            )
-        outputs[path.relative_to(output_dir).as_posix()] = stored.artifact_id
+            stored = portal.call(portal.store.put(source=source, media_type=media_type))
+        outputs[name] = stored.artifact_id
     return outputs
