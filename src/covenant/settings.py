@@ -72,6 +72,18 @@ class Settings(BaseModel):
             pod's service account; ``covenant.serving.runtimes.kubernetes``).
         kube_namespace: the namespace the ``kubernetes`` runtime writes to
             (``COVENANT_KUBE_NAMESPACE``; default the pod's own).
+        drift_sample_rate: the share of answered rows each model server publishes
+            to the drift samples topic on the platform's own log
+            (``COVENANT_DRIFT_SAMPLE_RATE``, 0 to 1, default 0.1; 0 turns it off). On
+            the ``kubernetes`` runtime only a ``kafka://`` log is passed to the pods.
+        drift_window_rows: samples per drift window, per deployment
+            (``COVENANT_DRIFT_WINDOW_ROWS``, default 5000).
+        drift_window_s: also close a window this many seconds of event time after
+            its first sample (``COVENANT_DRIFT_WINDOW_S``; default none: by count only).
+        drift_alpha: the false-alarm rate per window over all columns
+            (``COVENANT_DRIFT_ALPHA``, default 0.05).
+        drift_resamples: bootstrap resamples per threshold calibration
+            (``COVENANT_DRIFT_RESAMPLES``, default 2000).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -97,6 +109,11 @@ class Settings(BaseModel):
     trusted_keys: tuple[Path, ...] = ()
     serving_runtime: Literal["local", "kubernetes"] = "local"
     kube_namespace: str = ""
+    drift_sample_rate: float = Field(default=0.1, ge=0.0, le=1.0)
+    drift_window_rows: int = Field(default=5000, ge=1)
+    drift_window_s: float | None = Field(default=None, gt=0)
+    drift_alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
+    drift_resamples: int = Field(default=2000, ge=100)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -126,6 +143,11 @@ class Settings(BaseModel):
             ),
             serving_runtime=_choice(env, "COVENANT_SERVING_RUNTIME", ("local", "kubernetes")),
             kube_namespace=env.get("COVENANT_KUBE_NAMESPACE", ""),
+            drift_sample_rate=_share(env, "COVENANT_DRIFT_SAMPLE_RATE", 0.1),
+            drift_window_rows=_positive(env, "COVENANT_DRIFT_WINDOW_ROWS", 5000),
+            drift_window_s=_seconds(env, "COVENANT_DRIFT_WINDOW_S"),
+            drift_alpha=_rate(env, "COVENANT_DRIFT_ALPHA", 0.05),
+            drift_resamples=_positive(env, "COVENANT_DRIFT_RESAMPLES", 2000),
         )
 
 
@@ -139,6 +161,40 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> Any:
 def _path(env: Mapping[str, str], name: str) -> Path | None:
     text = env.get(name)
     return Path(text).expanduser() if text else None
+
+
+def _share(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:  # NaN fails too
+        raise ConfigError(f"{name}={text!r}: give a number from 0 to 1")
+    return value
+
+
+def _rate(env: Mapping[str, str], name: str, default: float) -> float:
+    """A false-alarm rate: 0 would never alarm and 1 always, so both are refused."""
+    value = _share(env, name, default)
+    if value in (0.0, 1.0):
+        raise ConfigError(f"{name}={env.get(name)!r}: give a rate strictly between 0 and 1")
+    return value
+
+
+def _seconds(env: Mapping[str, str], name: str) -> float | None:
+    text = env.get(name)
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 < value < float("inf"):  # NaN fails too
+        raise ConfigError(f"{name}={text!r}: give a positive number of seconds")
+    return value
 
 
 def _positive(env: Mapping[str, str], name: str, default: int) -> int:

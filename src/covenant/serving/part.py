@@ -44,7 +44,12 @@ async def run_local_serving(
         keys = trusted_keys if trusted_keys is not None else settings.trusted_keys
         if not keys:
             keys = (await _signer_key(settings),)
-        runtime = LocalRuntime(router=router, trusted_keys=keys)
+        runtime = LocalRuntime(
+            router=router,
+            trusted_keys=keys,
+            samples_bus=settings.bus_url,
+            sample_rate=settings.drift_sample_rate,
+        )
         state = ServingState()
         artifacts = LocalArtifacts(blobs, settings.home / "serving" / "models", state)
         agent = ServingAgent(
@@ -105,6 +110,9 @@ async def run_kubernetes_serving(
         target=KubeTarget(
             namespace=namespace,
             control_plane_url=f"http://covenant.{namespace}.svc:{gateway_port}",
+            # a model pod reaches the brokers, never the control plane's SQLite file
+            samples_bus=settings.bus_url if settings.bus_url.startswith("kafka://") else "",
+            sample_rate=settings.drift_sample_rate,
         ),
     )
     state = ServingState()

@@ -6,25 +6,50 @@ re-raises it, so a supervisor sees -15), 2 for bad arguments, and
 ``{"refused": "<code>", "reason": "..."}``. When ready it prints
 ``READY http://127.0.0.1:PORT`` on stdout (the supervisor waits for that line), so
 ``--port 0`` lets the OS pick a free port.
+
+``--samples-bus URL --sample-rate R --route NAME --deploy-id ID`` publishes a share
+``R`` of answered rows to the drift samples topic (``sampling``); the rate is 0 (off)
+unless given, and then no bus is opened and nothing is imported for it. On a
+graceful shutdown queued samples are flushed (a few seconds at most) before exit.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import math
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from covenant.dataplane.server.loading import (
     ENVS,
     REFUSED_EXIT,
+    LoadedModelInfo,
     ModelRefusedError,
     check_model,
     refusal_line,
 )
 
+if TYPE_CHECKING:
+    from covenant.dataplane.server.metrics import ServerMetrics
+    from covenant.dataplane.server.sampling import SamplePublisher
+
 __all__ = ["main", "parser"]
+
+_FLUSH_S = 3.0  # within the supervisor's 5 s grace, after uvicorn's connection drain
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= 1.0:  # NaN fails too
+        raise argparse.ArgumentTypeError(f"{text!r} is not a rate between 0 and 1")
+    return value
 
 
 def parser() -> argparse.ArgumentParser:
@@ -60,7 +85,40 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument("--port", type=int, default=0, help="0: the OS picks one")
     cli.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads")
     cli.add_argument("--warmup", action="store_true", help="run one zero inference before ready")
+    drift = cli.add_argument_group("drift samples")
+    drift.add_argument(
+        "--samples-bus",
+        metavar="URL",
+        help="the log to publish sampled rows to: sqlite:///path or kafka://host:port",
+    )
+    drift.add_argument(
+        "--sample-rate",
+        type=_rate,
+        default=0.0,
+        metavar="R",
+        help="share of answered rows published, 0..1, drawn per row (default 0: off)",
+    )
+    drift.add_argument("--route", help="the route this server answers for (with --samples-bus)")
+    drift.add_argument("--deploy-id", help="the deployment it belongs to (with --samples-bus)")
     return cli
+
+
+def _check_sampling(cli: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse (exit 2) a sampling configuration that could not publish."""
+    if args.sample_rate > 0 and not args.samples_bus:
+        cli.error("--sample-rate needs --samples-bus")
+    if not args.samples_bus:
+        return
+    missing = [f for f, v in (("--route", args.route), ("--deploy-id", args.deploy_id)) if not v]
+    if missing:
+        cli.error(f"--samples-bus needs {' and '.join(missing)}")
+    from covenant.bus import open_bus
+    from covenant.errors import ConfigError
+
+    try:
+        open_bus(args.samples_bus)  # builds the bus object only: no file, no connection
+    except (ConfigError, ImportError) as exc:
+        cli.error(f"--samples-bus: {exc}")
 
 
 def _load(args: argparse.Namespace) -> object:
@@ -81,7 +139,6 @@ async def _serve(args: argparse.Namespace, info: object) -> None:
     import uvicorn
 
     from covenant.dataplane.server.app import ModelServerApp
-    from covenant.dataplane.server.loading import LoadedModelInfo
     from covenant.dataplane.server.metrics import ServerMetrics
 
     assert isinstance(info, LoadedModelInfo)
@@ -91,7 +148,16 @@ async def _serve(args: argparse.Namespace, info: object) -> None:
     session = ort.InferenceSession(
         str(info.path), sess_options=options, providers=["CPUExecutionProvider"]
     )
-    app = ModelServerApp(info, session, ServerMetrics(info.name, info.version))
+    metrics = ServerMetrics(info.name, info.version)
+    sampler = _sampler(args, info, session, metrics)
+    app = ModelServerApp(info, session, metrics, sampler=sampler)
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().shutdown(sockets)
+            if sampler is not None:  # uvicorn re-raises the signal once serve returns
+                await asyncio.to_thread(sampler.close, _FLUSH_S)
+
     config = uvicorn.Config(
         app,
         host=args.host,
@@ -103,7 +169,9 @@ async def _serve(args: argparse.Namespace, info: object) -> None:
         log_level="warning",
         timeout_graceful_shutdown=10,
     )
-    server = uvicorn.Server(config)
+    server = Server(config)
+    if sampler is not None:
+        sampler.start()
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
@@ -118,9 +186,31 @@ async def _serve(args: argparse.Namespace, info: object) -> None:
     await task
 
 
+def _sampler(
+    args: argparse.Namespace, info: LoadedModelInfo, session: Any, metrics: ServerMetrics
+) -> SamplePublisher | None:
+    """The sample publisher the flags ask for; None when sampling is off."""
+    if not args.samples_bus or args.sample_rate <= 0:
+        return None
+    from covenant.dataplane.server.sampling import SamplePublisher
+
+    outputs = session.get_outputs()
+    return SamplePublisher(
+        bus_url=args.samples_bus,
+        rate=args.sample_rate,
+        route=args.route,
+        deploy_id=args.deploy_id,
+        model_id=info.model_id,
+        prediction_output=outputs[0].name if outputs else None,
+        metrics=metrics,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the server; returns the process exit code."""
-    args = parser().parse_args(argv)
+    cli = parser()
+    args = cli.parse_args(argv)
+    _check_sampling(cli, args)
     try:
         info = _load(args)
     except ModelRefusedError as exc:

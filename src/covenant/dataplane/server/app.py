@@ -10,6 +10,10 @@ Every answer names what served it: the response ``parameters`` (OIP allows them)
 ``x-covenant-*`` headers carry the model id, version, artifact digest and signer, and
 a W3C ``traceparent`` continues the caller's trace (same trace id, new span id) or
 starts one.
+
+With a ``sampler`` (``--samples-bus``), each successful answer is offered to it
+after inference (``sampling``: a draw and, for kept rows, a copy onto a queue);
+without one the hot path pays one ``is None`` test.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import os
 import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
@@ -34,6 +38,9 @@ from covenant.dataplane.server.oip import (
     oip_shape,
     requested_outputs,
 )
+
+if TYPE_CHECKING:
+    from covenant.dataplane.server.sampling import SamplePublisher
 
 __all__ = ["ModelServerApp", "continue_trace"]
 
@@ -65,13 +72,22 @@ def continue_trace(header: str | None) -> tuple[str, str]:
 class ModelServerApp:
     """One model version served over OIP; ``ready`` turns true after warm-up."""
 
-    def __init__(self, info: LoadedModelInfo, session: Any, metrics: ServerMetrics) -> None:
+    def __init__(
+        self,
+        info: LoadedModelInfo,
+        session: Any,
+        metrics: ServerMetrics,
+        *,
+        sampler: SamplePublisher | None = None,
+    ) -> None:
         self.info = info
         self.session = session
         self.metrics = metrics
+        self.sampler = sampler
         self.ready = False
         self.inputs = {i.name: ORT_TYPES.get(i.type, i.type) for i in session.get_inputs()}
         self.outputs = [o.name for o in session.get_outputs()]
+        self._first_input = next(iter(self.inputs), "")
         self.provenance = {
             "model_id": info.model_id,
             "model_version": info.version,
@@ -140,6 +156,15 @@ class ModelServerApp:
         }
         if request_id is not None:
             answer["id"] = request_id
+        if self.sampler is not None:
+            self.sampler.offer(
+                body=body,
+                request_id=request_id,
+                trace_id=trace_id,
+                features=feeds[self._first_input],
+                names=names,
+                results=results,
+            )
         return answer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -4,6 +4,12 @@ A registry of its own (not the process-global default), so two servers in one te
 process never share counters, and label children are bound once so the hot path does
 no label lookup. Buckets are for millisecond-scale inference: a sklearn model on
 onnxruntime answers in tens of microseconds, a large one in hundreds of milliseconds.
+
+The sample counters are there (at zero) even when sampling is off, so a dashboard
+tells "off" from "missing": ``covenant_samples_published_total`` counts rows
+published to the drift samples topic, ``covenant_samples_dropped_total`` rows not
+published, by ``reason`` (``queue_full``, ``publish_failed``, ``invalid``,
+``shutdown``; see ``sampling``).
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from typing import Final
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-__all__ = ["CONTENT_TYPE", "LATENCY_BUCKETS", "ServerMetrics"]
+__all__ = ["CONTENT_TYPE", "DROP_REASONS", "LATENCY_BUCKETS", "ServerMetrics"]
 
 CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
 LATENCY_BUCKETS: Final = (
@@ -32,6 +38,7 @@ LATENCY_BUCKETS: Final = (
     1.0,
     2.5,
 )
+DROP_REASONS: Final = ("queue_full", "publish_failed", "invalid", "shutdown")
 
 
 class ServerMetrics:
@@ -59,9 +66,23 @@ class ServerMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        published = Counter(
+            "covenant_samples_published",
+            "Sampled rows published to the drift samples topic.",
+            labels,
+            registry=self.registry,
+        )
+        dropped = Counter(
+            "covenant_samples_dropped",
+            "Sampled rows not published, by reason.",
+            (*labels, "reason"),
+            registry=self.registry,
+        )
         self.requests = requests.labels(model, version)
         self.errors = errors.labels(model, version)
         self.latency = latency.labels(model, version)
+        self.samples_published = published.labels(model, version)
+        self.samples_dropped = {r: dropped.labels(model, version, r) for r in DROP_REASONS}
 
     def exposition(self) -> bytes:
         """The text format a Prometheus scrape reads."""

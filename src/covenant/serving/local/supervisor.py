@@ -6,6 +6,10 @@ and warmed up). A task awaits each process's exit, so a dead replica (crashed,
 SIGKILLed) is noticed at once, dropped from ``endpoints()`` and replaced. A replica
 that exits ``REFUSED_EXIT`` is never restarted: the model itself is refused, the same
 file would be refused again, so the pool records the refusal and stops.
+
+With ``samples_bus`` and a ``sample_rate`` above 0 (and the route and deployment
+named), each replica also publishes that share of its answered rows to the drift
+samples topic (``--samples-bus``; see ``covenant.dataplane.server.sampling``).
 """
 
 from __future__ import annotations
@@ -39,6 +43,15 @@ class ServerSpec:
     manifest_path: Path | None
     trusted_keys: tuple[Path, ...]
     threads: int = 1
+    samples_bus: str | None = None
+    sample_rate: float = 0.0
+    route: str = ""
+    deploy_id: str = ""
+
+    @property
+    def samples(self) -> bool:
+        """Whether the replicas publish drift samples."""
+        return bool(self.samples_bus and self.sample_rate > 0 and self.route and self.deploy_id)
 
     def argv(self) -> list[str]:
         """The server command line of one replica."""
@@ -49,6 +62,9 @@ class ServerSpec:
             args += ["--manifest", str(self.manifest_path)]
         for key in self.trusted_keys:
             args += ["--trusted-key", str(key)]
+        if self.samples and self.samples_bus is not None:
+            args += ["--samples-bus", self.samples_bus, "--sample-rate", str(self.sample_rate)]
+            args += ["--route", self.route, "--deploy-id", self.deploy_id]
         return args
 
 

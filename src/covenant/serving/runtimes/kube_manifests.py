@@ -21,6 +21,10 @@ Choices a reviewer should know:
   file system, no capabilities and no service-account token.
 * Readiness is the server's ``/v2/health/ready``, which answers only after the
   warm-up inference (``--warmup``): a replica gets traffic once it has answered.
+* With ``KubeTarget.samples_bus`` and a ``sample_rate`` above 0, a deployment's own
+  replicas (role ``stable``, with a ``route`` label) publish that share of their
+  answered rows to the drift samples topic (``--samples-bus``); a canary's baseline
+  replicas do not (they serve the stable version, which samples already).
 """
 
 from __future__ import annotations
@@ -71,6 +75,9 @@ class KubeTarget:
             PEM public keys; ``trusted_key_files`` are its keys to pass the server.
         rps_metric: the per-pod request-rate metric the HPA reads (served by a
             metrics adapter from the servers' ``covenant_model_requests_total``).
+        samples_bus: the log the servers publish drift samples to, as they reach it
+            (a ``kafka://`` URL; empty: no samples); ``sample_rate`` is the share
+            of answered rows they publish (0: none).
     """
 
     namespace: str = "covenant"
@@ -81,6 +88,8 @@ class KubeTarget:
     trusted_keys_configmap: str = "covenant-trusted-keys"
     trusted_key_files: tuple[str, ...] = ("signer.pem",)
     rps_metric: str = "covenant_model_requests_per_second"
+    samples_bus: str = ""
+    sample_rate: float = 0.0
 
 
 def object_name(raw: str) -> str:
@@ -139,6 +148,10 @@ def _server_args(spec: VersionSpec, target: KubeTarget) -> list[str]:
         args += ["--manifest", f"{_MANIFEST}/manifest.dsse.json"]
     for name in target.trusted_key_files:
         args += ["--trusted-key", f"{_TRUSTED}/{name}"]
+    route = spec.labels.get("route", "")
+    if target.samples_bus and target.sample_rate > 0 and spec.role == "stable" and route:
+        args += ["--samples-bus", target.samples_bus, "--sample-rate", str(target.sample_rate)]
+        args += ["--route", route, "--deploy-id", spec.deploy_id]
     return args
 
 

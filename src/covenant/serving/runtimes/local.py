@@ -6,6 +6,12 @@ processes load the model, answer a warm-up request and only then count as ready;
 a dead one is replaced. A route is a :class:`~covenant.dataplane.router.RouterTable`
 of the pools' ready endpoints, swapped atomically whenever the split or a pool's
 ready set changes, so traffic follows replicas as they come and go.
+
+Given a ``samples_bus`` and a ``sample_rate`` above 0, a deployment's own replicas
+(role ``stable``) publish that share of their answered rows to the drift samples
+topic, tagged with the route and deployment. A canary's baseline replicas do not:
+they serve the stable version under the canary's deployment id, and the stable
+deployment's own replicas already sample that version.
 """
 
 from __future__ import annotations
@@ -32,11 +38,19 @@ class LocalRuntime:
     name = "local"
 
     def __init__(
-        self, *, router: Router, trusted_keys: tuple[Path, ...] = (), threads: int = 1
+        self,
+        *,
+        router: Router,
+        trusted_keys: tuple[Path, ...] = (),
+        threads: int = 1,
+        samples_bus: str | None = None,
+        sample_rate: float = 0.0,
     ) -> None:
         self.router = router
         self._trusted = trusted_keys
         self._threads = threads
+        self._samples_bus = samples_bus
+        self._sample_rate = sample_rate
         self._pools: dict[str, ReplicaPool] = {}
         self._specs: dict[str, VersionSpec] = {}
         self._routes: dict[str, RouteSpec] = {}
@@ -45,6 +59,7 @@ class LocalRuntime:
     async def apply(self, spec: VersionSpec) -> VersionStatus:
         pool = self._pools.get(spec.key)
         if pool is None:
+            sampled = spec.role == "stable" and self._samples_bus is not None
             pool = ReplicaPool(
                 ServerSpec(
                     key=spec.key,
@@ -55,6 +70,10 @@ class LocalRuntime:
                     manifest_path=Path(spec.manifest_uri) if spec.manifest_uri else None,
                     trusted_keys=self._trusted,
                     threads=self._threads,
+                    samples_bus=self._samples_bus if sampled else None,
+                    sample_rate=self._sample_rate if sampled else 0.0,
+                    route=spec.labels.get("route", ""),
+                    deploy_id=spec.deploy_id,
                 )
             )
             pool.on_change = lambda _endpoints, key=spec.key: self._refresh(key)
