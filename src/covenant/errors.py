@@ -35,7 +35,8 @@ re-exported there::
     │                                  cannot be evaluated (code, field)
     ├── DriftError                     covenant.drift: not retriable
     │   ├── ProfileError               a reference profile that cannot be built, read or merged
-    │   └── SampleError                a serving sample that cannot be scored (reason)
+    │   ├── SampleError                a serving sample that cannot be scored (reason)
+    │   └── UnknownDeploymentError     a sample for a deployment never recorded: dead-lettered
     ├── BundleUnavailableError         covenant.promotion.bundles: no signed manifest, or no
     │                                  audit checkpoint covers the events yet
     ├── GatewayError                   covenant.client: the gateway refused or is unreachable

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
 
+from covenant import lazy_workers
 from covenant.blobs import BlobStore, open_blobs
 from covenant.bus import Bus, open_bus
 from covenant.catalog.workers import (
@@ -64,6 +65,9 @@ class Resources:
     policies_path: Path | None = None
     approvers_path: Path | None = None
     signer: Signer | None = None
+    #: (window rows, window seconds, alpha, resamples), from the ``COVENANT_DRIFT_*``
+    #: settings; plain values, so building resources imports no numpy.
+    drift_options: tuple[int, float | None, float, int] | None = None
 
     @classmethod
     def from_settings(
@@ -82,6 +86,12 @@ class Resources:
             registry=registry,
             policies_path=settings.policies_path,
             approvers_path=settings.approvers_path,
+            drift_options=(
+                settings.drift_window_rows,
+                settings.drift_window_s,
+                settings.drift_alpha,
+                settings.drift_resamples,
+            ),
         )
 
     def require_blobs(self) -> BlobStore:
@@ -93,33 +103,6 @@ class Resources:
         if self.signer is None:
             raise ConfigError("the notary worker needs a signer (COVENANT_SIGNER)")
         return self.signer
-
-
-def _evaluation_worker(resources: Resources) -> Worker:
-    """The evaluation worker, imported only when built: it needs numpy and the
-    ``eval`` extra, which a control plane that never evaluates need not install."""
-    try:
-        from covenant.evaluation.runners import OnnxRunner
-        from covenant.evaluation.worker import make_evaluation_worker
-    except ImportError as exc:
-        raise ConfigError(
-            f"the evaluation worker needs the eval extra ({exc.name} is missing): "
-            "pip install 'covenant[eval]'"
-        ) from exc
-    return make_evaluation_worker(blobs=resources.require_blobs(), runners=(OnnxRunner(),))
-
-
-def _serving_worker() -> Worker:
-    """The serving worker, imported only when built: its canary statistics need scipy
-    (the ``serve`` extra)."""
-    try:
-        from covenant.serving.worker import make_serving_worker
-    except ImportError as exc:
-        raise ConfigError(
-            f"the serving worker needs the serve extra ({exc}); "
-            "install it with: pip install 'covenant[serve]'"
-        ) from exc
-    return make_serving_worker()
 
 
 # The composition root decides which workers exist; no capability module imports
@@ -143,8 +126,9 @@ _FACTORIES: dict[str, Callable[[Resources], Worker]] = {
     "notary": lambda r: make_notary_worker(
         r.require_signer(), audit_key_id=r.require_signer().key_id, blobs=r.blobs
     ),
-    "evaluation": lambda r: _evaluation_worker(r),
-    "serving": lambda _: _serving_worker(),
+    "evaluation": lazy_workers.evaluation_worker,
+    "serving": lazy_workers.serving_worker,
+    "drift": lazy_workers.drift_worker,
 }
 WORKER_NAMES: tuple[str, ...] = tuple(_FACTORIES)
 

@@ -153,7 +153,11 @@ async def test_figures_agree_with_the_libraries_and_the_report_is_stored(world: 
     label = profile.columns["output:label"]
     assert isinstance(label, CategoricalProfile)
     assert label.counts == {str(c): int((pred == c).sum()) for c in set(pred)}
-    assert profile.metadata == {"modelId": "digits:1.0.0", "evalId": "eval-ok"}
+    assert profile.metadata == {
+        "modelId": "digits:1.0.0",
+        "evalId": "eval-ok",
+        "positiveLabel": "9",
+    }
 
     outcomes = await collect(world.bus, EVAL_EVENTS, timeout_s=1)
     ours = [o for o in outcomes if isinstance(o, EvaluationCompleted | EvaluationFailed)]

@@ -31,3 +31,9 @@ class SampleError(DriftError):
     def __init__(self, message: str, *, reason: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class UnknownDeploymentError(DriftError):
+    """A sample naming a deployment Covenant never recorded, or a model that deployment
+    does not serve: no reference to score it against, so it is dead-lettered whole
+    rather than counted inside some window."""

@@ -20,7 +20,7 @@ Memory is bounded: a window keeps one preallocated float64 column per numeric fe
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -28,6 +28,7 @@ import numpy as np
 
 from covenant.drift.errors import SampleError
 from covenant.drift.profile import CategoricalProfile, Profile
+from covenant.drift.reference import OUTPUT_LABEL
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,30 @@ def parse_sample(profile: Profile, values: Mapping[str, object]) -> ParsedSample
             raise SampleError(f"column {name!r} is {number}", reason="not_finite")
         numeric[name] = number
     return ParsedSample(numeric, categorical)
+
+
+def parse_served(
+    profile: Profile,
+    features: Sequence[float],
+    categories: Mapping[str, str],
+    prediction: str | None,
+) -> ParsedSample:
+    """A served row (numeric inputs in the model's order, categorical ones by name, the
+    predicted label) as the profile types it, or a ``SampleError`` naming why not."""
+    numeric = [f for f in profile.features if f not in categories]
+    if len(features) != len(numeric):
+        raise SampleError(
+            f"sample has {len(features)} numeric features; the reference profile has "
+            f"{len(numeric)}",
+            reason="wrong_feature_count",
+        )
+    values: dict[str, object] = dict(zip(numeric, features, strict=True))
+    values.update(categories)
+    if OUTPUT_LABEL in profile.columns:
+        if prediction is None:
+            raise SampleError("sample has no prediction", reason="missing_prediction")
+        values[OUTPUT_LABEL] = prediction
+    return parse_sample(profile, values)
 
 
 @dataclass(frozen=True)

@@ -187,7 +187,11 @@ def _profile(command: RunEvaluation, data: TestSet, out: Predictions) -> bytes:
         positive=positive,
         attribute=config.sensitive_attribute,
         groups=data.groups,
-        metadata={"modelId": command.model_id, "evalId": command.eval_id},
+        metadata={
+            "modelId": command.model_id,
+            "evalId": command.eval_id,
+            "positiveLabel": positive,
+        },
     ).to_bytes()
 
 

@@ -92,11 +92,14 @@ def deploy_problem(
     signature: ManifestSignature | None,
     *,
     busy: DeploymentRecord | None,
+    quarantine: str | None = None,
 ) -> Problem | None:
     """Why ``command`` may not be deployed; None when it may.
 
     ``busy`` is a deployment of the route still pending or in canary: one change of a
-    route at a time, so every analysis compares exactly two versions.
+    route at a time, so every analysis compares exactly two versions. ``quarantine``
+    is the id of a drift quarantine holding the model off every route until it is
+    signed off (the drift worker's safety findings).
     """
     if command.env not in ENVIRONMENTS:
         return "invalid_env", f"env {command.env!r} must be one of {', '.join(ENVIRONMENTS)}"
@@ -107,6 +110,12 @@ def deploy_problem(
         )
     if model is None:
         return "unknown_model", f"{command.model_id} is not registered; register it first"
+    if quarantine is not None:
+        return (
+            "quarantined",
+            f"{command.model_id} is quarantined by {quarantine} after a safety finding; it "
+            f"serves again once signed off (covenant drift signoff {quarantine})",
+        )
     if model.status is ModelStatus.DEPRECATED:
         return "deprecated", f"{command.model_id} is deprecated and may not be deployed"
     if model.status not in _MAY_SERVE[command.env]:

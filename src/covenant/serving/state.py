@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from covenant.events.base import Message
+from covenant.events.drift import QuarantineApplied, QuarantineReleased
 from covenant.events.serving import (
     TERMINAL,
     CanaryAnalysed,
@@ -24,14 +25,14 @@ from covenant.events.serving import (
     TrafficShifted,
 )
 from covenant.promotion.state import PromotionState
-from covenant.topics import MODEL_EVENTS, PROMOTION_EVENTS, SERVE_EVENTS, Topic
+from covenant.topics import DRIFT_EVENTS, MODEL_EVENTS, PROMOTION_EVENTS, SERVE_EVENTS, Topic
 
 
 @dataclass
 class ServingState:
     """Every deployment, split, analysis and refusal the worker has seen."""
 
-    topics: tuple[Topic, ...] = (MODEL_EVENTS, PROMOTION_EVENTS, SERVE_EVENTS)
+    topics: tuple[Topic, ...] = (MODEL_EVENTS, PROMOTION_EVENTS, SERVE_EVENTS, DRIFT_EVENTS)
     promotion: PromotionState = field(default_factory=PromotionState)
     deployments: dict[str, DeploymentRecord] = field(default_factory=dict)
     splits: dict[str, TrafficShifted] = field(default_factory=dict)
@@ -39,6 +40,9 @@ class ServingState:
     scales: dict[str, list[ScaleDecided]] = field(default_factory=dict)
     refusals: dict[str, DeploymentRefused] = field(default_factory=dict)
     history: dict[str, list[DeploymentRecord]] = field(default_factory=dict)
+    #: model id → the drift quarantine in force on it (released ones removed)
+    quarantines: dict[str, str] = field(default_factory=dict)
+    _released: set[str] = field(default_factory=set)
     _seen: set[str] = field(default_factory=set)
 
     def reset(self) -> None:
@@ -50,12 +54,26 @@ class ServingState:
             self.scales,
             self.refusals,
             self.history,
+            self.quarantines,
         ):
             table.clear()
+        self._released.clear()
         self._seen.clear()
 
     def apply(self, message: Message) -> None:
         if message.meta.event_id in self._seen:
+            return
+        if isinstance(message, QuarantineApplied):
+            if message.quarantine_id not in self._released:
+                self.quarantines[message.model_id] = message.quarantine_id
+            return
+        if isinstance(message, QuarantineReleased):
+            # Topics interleave on a rebuild: a release may be read before its quarantine.
+            self._released.add(message.quarantine_id)
+            if self.quarantines.get(message.model_id) == message.quarantine_id:
+                del self.quarantines[message.model_id]
+            return
+        if message.TOPIC == DRIFT_EVENTS:
             return
         if message.TOPIC != SERVE_EVENTS:
             self.promotion.apply(message)

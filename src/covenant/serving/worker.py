@@ -140,7 +140,13 @@ class _Flow:
             ),
             None,
         )
-        problem = decisions.deploy_problem(command, model, signature, busy=busy)
+        problem = decisions.deploy_problem(
+            command,
+            model,
+            signature,
+            busy=busy,
+            quarantine=state.quarantines.get(command.model_id),
+        )
         if problem is not None or model is None:
             code, reason = problem or ("unknown_model", f"{command.model_id} is not registered")
             self.refuse(ctx, command.deploy_id, command.route, code, reason, command.model_id)
