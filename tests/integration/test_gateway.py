@@ -480,6 +480,13 @@ async def test_the_openapi_document_lists_every_route(gw: Gateway) -> None:
         ("GET", "/serve/{deploy_id}/explain"),
         ("POST", "/serve/{deploy_id}/scale"),
         ("POST", "/serve/{deploy_id}/rollback"),
+        ("GET", "/drift/{model_id}"),
+        ("POST", "/drift/alert"),
+        ("POST", "/drift/labels"),
+        ("GET", "/drift/proposals/{proposal_id}"),
+        ("POST", "/drift/proposals/{proposal_id}/approve"),
+        ("GET", "/drift/quarantines/{quarantine_id}"),
+        ("POST", "/drift/quarantines/{quarantine_id}/signoff"),
         ("GET", "/healthz"),
     }
     assert all(op.get("summary") for ops in document["paths"].values() for op in ops.values())

@@ -9,10 +9,31 @@ reference, Bonferroni across columns), ``scoring`` (one window's scores and verd
 ``windows`` (samples checked against the profile, cut into numbered windows).
 """
 
-from covenant.drift.calibration import Calibration, calibrate
-from covenant.drift.errors import DriftError, ProfileError, SampleError
-from covenant.drift.profile import Profile, build_profile
-from covenant.drift.scoring import WindowScore, score_window
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Lazy, so that the gateway can read drift's history (pure, no numpy) without
+# importing the statistics behind these names.
+_HOME = {
+    "Calibration": "calibration",
+    "calibrate": "calibration",
+    "DriftError": "errors",
+    "ProfileError": "errors",
+    "SampleError": "errors",
+    "Profile": "profile",
+    "build_profile": "profile",
+    "WindowScore": "scoring",
+    "score_window": "scoring",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module 'covenant.drift' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"covenant.drift.{_HOME[name]}"), name)
+
 
 __all__ = [
     "Calibration",

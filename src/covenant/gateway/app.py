@@ -25,6 +25,7 @@ from covenant.gateway.commands import add_command_routes
 from covenant.gateway.config import GatewayConfig
 from covenant.gateway.context import Gateway, read_route
 from covenant.gateway.documents import HealthDoc
+from covenant.gateway.drift import DriftView, add_drift_routes
 from covenant.gateway.evaluation import add_evaluation_routes
 from covenant.gateway.evaluations import Evaluations
 from covenant.gateway.jobs import Jobs
@@ -40,6 +41,7 @@ from covenant.store.protocol import ReadStore
 from covenant.topics import (
     ARTIFACT_COMMANDS,
     DATASET_COMMANDS,
+    DRIFT_COMMANDS,
     EVAL_COMMANDS,
     MODEL_COMMANDS,
     PROMOTION_COMMANDS,
@@ -67,6 +69,7 @@ _TAGS = [
     {"name": "lineage", "description": "What was built from what."},
     {"name": "training", "description": "Training jobs: submit, follow, cancel, rerun."},
     {"name": "evaluation", "description": "Evaluation runs: figures, fairness, gates."},
+    {"name": "drift", "description": "Drift scores, alerts, retrain proposals, quarantines."},
     {"name": "commands", "description": "The outcome of a submitted command."},
     {"name": "health", "description": "Liveness."},
 ]
@@ -127,6 +130,7 @@ def create_app(
     promotions = Promotions(bus=bus, codec=codec)
     evaluations = Evaluations(bus=bus, codec=codec)
     deployments = Deployments(bus=bus, codec=codec)
+    drift = DriftView(bus=bus, codec=codec)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -140,8 +144,15 @@ def create_app(
             PROMOTION_COMMANDS,
             SIGNING_COMMANDS,
             SERVE_COMMANDS,
+            DRIFT_COMMANDS,
         ]
-        views = [*jobs.topics, *promotions.topics, *evaluations.topics, *deployments.topics]
+        views = [
+            *jobs.topics,
+            *promotions.topics,
+            *evaluations.topics,
+            *deployments.topics,
+            *drift.topics,
+        ]
         await bus.ensure_topics([*commands, *FOLLOWED, *views])
         await outcomes.start()
         try:
@@ -149,8 +160,10 @@ def create_app(
             await promotions.start()
             await evaluations.start()
             await deployments.start()
+            await drift.start()
             yield
         finally:
+            await drift.stop()
             await deployments.stop()
             await evaluations.stop()
             await promotions.stop()
@@ -175,6 +188,7 @@ def create_app(
     add_promotion_routes(app.router, gateway, promotions)
     add_evaluation_routes(app.router, gateway, evaluations)
     add_serving_routes(app.router, gateway, deployments)
+    add_drift_routes(app.router, gateway, drift)
 
     @read_route(app.router, "/healthz", "health", HealthDoc)
     async def health() -> Response:

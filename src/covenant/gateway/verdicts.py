@@ -16,6 +16,7 @@ from covenant.events.artifacts import ArtifactRejected, ArtifactStored
 from covenant.events.base import Message
 from covenant.events.datasets import DatasetRegistered, DatasetRejected
 from covenant.events.deadletter import DeadLettered
+from covenant.events.drift import DriftDecisionRefused, RetrainApproved
 from covenant.events.evaluation import EvaluationCompleted, EvaluationFailed
 from covenant.events.promotion import ApprovalRefused, LifecycleRefused, ManifestRefused
 from covenant.events.refusals import Refusal, RefusalCode
@@ -107,6 +108,26 @@ def _refused(
     return Problem(422, "rejected", event.reason, title="Manifest not signed", commandId=command_id)
 
 
+# A drift decision's refusal code → status: a signature that does not count is 403,
+# a thing that is not there 404, a decision made already 409.
+_DRIFT_STATUS = {
+    "approval_refused": (403, "forbidden"),
+    "signoff_refused": (403, "forbidden"),
+    "unknown_proposal": (404, "not-found"),
+    "unknown_model": (404, "not-found"),
+    "not_quarantined": (409, "conflict"),
+    "already_approved": (409, "conflict"),
+}
+
+
+def _drift_refused(event: DriftDecisionRefused, command_id: str) -> Problem:
+    status, kind = _DRIFT_STATUS.get(event.code, (422, "rejected"))
+    return Problem(
+        status, kind, event.reason, title="Drift decision refused", code=event.code,
+        commandId=command_id,
+    )  # fmt: skip
+
+
 def judge(event: Message, command_id: str) -> Verdict:
     """The verdict ``event`` carries for ``command_id``, the command it answers."""
     match event:
@@ -169,6 +190,11 @@ def judge(event: Message, command_id: str) -> Verdict:
             return _made(doc, ("get_training_job", {"job_id": event.job_id}))
         case ApprovalRefused() | ManifestRefused() | LifecycleRefused():
             return Verdict(problem=_refused(event, command_id))
+        case DriftDecisionRefused():
+            return Verdict(problem=_drift_refused(event, command_id))
+        case RetrainApproved():
+            result = {"commandId": command_id, "event": event.meta.type, "jobId": event.job_id}
+            return Verdict(result=result, resource=("get_training_job", {"job_id": event.job_id}))
         case DeadLettered():
             detail = (
                 f"the {event.worker} worker gave up on the command after {event.attempts} "
