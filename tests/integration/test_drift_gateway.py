@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import io
+import re
 import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+from PIL import Image
 
 from covenant.blobs import FolderBlobStore
+from covenant.cli._drift_live_report import render_html, render_png
 from covenant.drift.signoff import signoff_message
 from covenant.drift.windows import WindowSpec
 from covenant.drift.worker import DriftSettings, make_drift_worker
@@ -62,6 +66,23 @@ async def until(client: httpx.AsyncClient, path: str, ready: Any, timeout_s: flo
             return answer.json()
         assert asyncio.get_running_loop().time() < deadline, answer.text
         await asyncio.sleep(0.1)
+
+
+def check_the_pictures(doc: dict[str, Any]) -> None:
+    """The report drawn from the document: drifted columns first, each with its bins
+    and its history; the PNG one panel row per column, readable by Pillow."""
+    page = render_html(doc)
+    sections = re.findall(r'<section class="([^"]+)"><div><h2>([^<]+)</h2>', page)
+    assert sections[0][0] == "col drift"
+    assert {name for css, name in sections if css == "col drift"} >= {"f1: DRIFT", "f2: DRIFT"}
+    assert ("col", "f3: ok") in sections
+    assert page.count("<svg") == 2 * len(sections)  # bins and history per column
+    png = render_png(doc)
+    with Image.open(io.BytesIO(png)) as image:
+        width, height = image.size
+        assert image.format == "PNG"
+    assert width == 1100
+    assert height == round(2.2 * len(doc["latest"][0]["columns"]) * 100)
 
 
 async def test_scores_labels_alerts_and_decisions_over_http(tmp_path: Path) -> None:
@@ -115,6 +136,7 @@ async def test_scores_labels_alerts_and_decisions_over_http(tmp_path: Path) -> N
                 assert {s["name"] for s in f1["statistics"]} == {"ks", "wasserstein", "psi", "js"}
                 assert len(f1["bins"]) == len(f1["referenceShare"]) == len(f1["currentShare"])
                 assert doc["findings"][0]["alertId"] == doc["alerts"][0]["alertId"]
+                check_the_pictures(doc)
 
                 labels = {
                     "route": ROUTE,

@@ -13,7 +13,12 @@ from typing import Annotated
 import typer
 
 from covenant import __version__
-from covenant.cli import demo, platform, trace
+from covenant.cli import (
+    demo,
+    drift_live,  # noqa: F401 - adds show, alert, approve, signoff, report
+    platform,
+    trace,
+)
 from covenant.cli._support import out
 from covenant.cli.audit import audit_app
 from covenant.cli.catalog import artifacts_app, datasets_app, models_app

@@ -19,8 +19,8 @@ from covenant.drift.profile import CategoricalProfile, NumericProfile, Profile
 from covenant.drift.scoring import ColumnScore, WindowScore
 
 _WIDTH, _HEIGHT, _BINS = 420, 140, 30
-_REF, _CUR = "#4c78a8", "#f58518"
-_STYLE = """
+REF, CUR = "#4c78a8", "#f58518"
+STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem;color:#222;max-width:72rem}
 h1{font-size:1.4rem} h2{font-size:1.1rem;margin:0 0 .4rem}
 .col{border:1px solid #ddd;border-radius:6px;padding:1rem;margin:1rem 0;
@@ -32,7 +32,7 @@ th:first-child,td:first-child{text-align:left} .over{color:#d62728;font-weight:6
 """
 
 
-def _bars(reference: np.ndarray, current: np.ndarray, labels: Sequence[str], title: str) -> str:
+def bars(reference: np.ndarray, current: np.ndarray, labels: Sequence[str], title: str) -> str:
     peak = max(float(reference.max(initial=0)), float(current.max(initial=0)), 1e-12)
     step = _WIDTH / max(len(reference), 1)
     parts = [
@@ -41,7 +41,7 @@ def _bars(reference: np.ndarray, current: np.ndarray, labels: Sequence[str], tit
     ]
     for i, (r, c) in enumerate(zip(reference, current, strict=True)):
         x = i * step
-        for value, colour, offset in ((r, _REF, 0.0), (c, _CUR, step / 2)):
+        for value, colour, offset in ((r, REF, 0.0), (c, CUR, step / 2)):
             height = _HEIGHT * float(value) / peak
             parts.append(
                 f'<rect x="{x + offset:.2f}" y="{_HEIGHT - height:.2f}" '
@@ -80,7 +80,7 @@ def _numeric_picture(name: str, column: NumericProfile, values: np.ndarray) -> s
     current = np.histogram(np.clip(finite, low, high), bins=edges)[0].astype(np.float64)
     reference = reference / max(reference.sum(), 1e-12)
     current = current / max(current.sum(), 1.0)
-    return _bars(reference, current, [f"{low:.4g}", f"{high:.4g}"], name)
+    return bars(reference, current, [f"{low:.4g}", f"{high:.4g}"], name)
 
 
 def _categorical_picture(name: str, column: CategoricalProfile, values: Sequence[str]) -> str:
@@ -92,7 +92,7 @@ def _categorical_picture(name: str, column: CategoricalProfile, values: Sequence
     current = np.array([counts.get(k, 0) for k in keys], dtype=np.float64)
     reference = reference / max(reference.sum(), 1.0)
     current = current / max(current.sum(), 1.0)
-    return _bars(reference, current, keys, name)
+    return bars(reference, current, keys, name)
 
 
 def _p(pvalue: float, resamples: int) -> str:
@@ -117,8 +117,14 @@ def _table(score: ColumnScore, resamples: int) -> str:
 def _history(name: str, history: Sequence[WindowScore]) -> str:
     """The column's deciding statistic per window against its threshold (dashed)."""
     points = [next(c for c in w.columns if c.column == name) for w in history]
-    values = [c.primary.value for c in points]
-    limits = [c.primary.threshold if math.isfinite(c.primary.threshold) else 0.0 for c in points]
+    return history_svg(name, [(c.primary.value, c.primary.threshold, c.drifted) for c in points])
+
+
+def history_svg(name: str, points: Sequence[tuple[float, float, bool]]) -> str:
+    """(value, threshold, drifted) per window as a line, the threshold dashed, and a red
+    dot on each drifted window; an uncalibrated (infinite) threshold draws at 0."""
+    values = [v for v, _, _ in points]
+    limits = [t if math.isfinite(t) and t < 1e300 else 0.0 for _, t, _ in points]
     peak = max([*values, *limits, 1e-12])
     step = (_WIDTH - 8) / max(len(points) - 1, 1)
 
@@ -128,15 +134,15 @@ def _history(name: str, history: Sequence[WindowScore]) -> str:
     line = " ".join(f"{4 + i * step:.1f},{y(v):.1f}" for i, v in enumerate(values))
     limit = " ".join(f"{4 + i * step:.1f},{y(v):.1f}" for i, v in enumerate(limits))
     dots = "".join(
-        f'<circle cx="{4 + i * step:.1f}" cy="{y(c.primary.value):.1f}" r="3" fill="#d62728"/>'
-        for i, c in enumerate(points)
-        if c.drifted
+        f'<circle cx="{4 + i * step:.1f}" cy="{y(v):.1f}" r="3" fill="#d62728"/>'
+        for i, (v, _, drifted) in enumerate(points)
+        if drifted
     )
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{_WIDTH}" height="{_HEIGHT + 20}" '
         f'role="img" aria-label="{html.escape(name)} per window">'
         f'<polyline points="{limit}" fill="none" stroke="#999" stroke-dasharray="4 3"/>'
-        f'<polyline points="{line}" fill="none" stroke="{_CUR}" stroke-width="2"/>{dots}'
+        f'<polyline points="{line}" fill="none" stroke="{CUR}" stroke-width="2"/>{dots}'
         f'<text x="0" y="{_HEIGHT + 15}" font-size="11">window 0</text>'
         f'<text x="{_WIDTH}" y="{_HEIGHT + 15}" font-size="11" text-anchor="end">'
         f"window {len(points) - 1}</text></svg>"
@@ -168,8 +174,8 @@ def render(
         f"<h1>{html.escape(title)}: {verdict}</h1><p>False-alarm rate {score.alpha:g} per "
         f"window, each column tested at {score.level:.3g} (Bonferroni); thresholds calibrated "
         f"by resampling the reference. Profile {html.escape(profile.digest())}.</p>"
-        f'<p class="key"><span style="background:{_REF}"></span>reference'
-        f'<span style="background:{_CUR}"></span>current</p>'
+        f'<p class="key"><span style="background:{REF}"></span>reference'
+        f'<span style="background:{CUR}"></span>current</p>'
     )
     blocks = []
     for column_score in sorted(score.columns, key=lambda c: not c.drifted):
@@ -190,6 +196,6 @@ def render(
         )
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>"
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
         f"{head}{''.join(blocks)}</body></html>\n"
     )
