@@ -49,7 +49,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
     """One ``covenant demo --json`` for the tests that read it (it trains three runs)."""
     root = tmp_path_factory.mktemp("demo")
     # A digits run takes 5-15 s on a loaded machine, and the demo makes three.
-    result = covenant("demo", "--json", "--home", str(root / "demo"), home=root, timeout=300)
+    result = covenant("demo", "--json", "--home", str(root / "demo"), home=root, timeout=600)
     assert result.returncode == 0, result.stderr
     return Demo(root / "demo", json.loads(result.stdout))
 
@@ -67,10 +67,12 @@ def test_demo_json_shows_commands_turned_into_events(demo: Demo) -> None:
     assert len(by_hand) == 3
     assert by_hand <= {e["subject"] for e in timeline if e["type"] == "artifact.stored"}
     # imagenet-mini, support-chats, digits, the digits test set of the evaluation, and
-    # the inverted export and test set the canary's regressed version is made from
-    assert types.count("dataset.registered") == 6
-    # vision-transformer by hand; digits 1.0.0, and 1.1.0 and 1.2.0 for the canaries
-    assert types.count("model.registered") == 4
+    # the inverted export and test set the canary's regressed version is made from, and
+    # the fresh data and test set the drift step's retrain is trained and evaluated on
+    assert types.count("dataset.registered") == 8
+    # vision-transformer by hand; digits 1.0.0, 1.1.0 and 1.2.0 for the canaries, and
+    # 1.3.0, the drift step's retrain
+    assert types.count("model.registered") == 5
     assert types.count("model.rejected") == 2  # bad SemVer, and the duplicate version
     assert types.count("record.dead_lettered") == 1
     # Every command got exactly one decision, linked by causation id.
@@ -86,7 +88,7 @@ def test_demo_json_shows_commands_turned_into_events(demo: Demo) -> None:
     # Every record of the log is a leaf under a signed checkpoint that verifies.
     assert summary["audit_ok"] is True
     logged = [e for e in timeline if e["topic"] != "covenant.audit"]
-    assert summary["audit_records"] == len(logged) + 10  # + the OpenLineage runs
+    assert summary["audit_records"] == len(logged) + 13  # + the OpenLineage runs
     assert summary["audit_checkpoints"] >= 1
     # The OpenLineage exporter put one run event per lineage fact on its topic.
     tail = covenant(
@@ -106,9 +108,12 @@ def test_demo_json_shows_commands_turned_into_events(demo: Demo) -> None:
         "prepare:digits-inverted-test:v1",
         "prepare:digits-inverted:v1",
         "prepare:digits-test:v1",
+        "prepare:digits-test:v2",
         "prepare:digits:v1",
+        "prepare:digits:v2",
         "prepare:imagenet-mini:v1",
         "prepare:support-chats:v3",
+        "train:digits",
         "train:digits",
         "train:digits",
         "train:digits",
@@ -221,6 +226,34 @@ def test_demo_canaries_a_version_to_100_and_rolls_back_a_regression_by_itself(
     for version in ("1.1.0", "1.2.0"):
         assert ("train.completed", f"digits-{version}") in types
         assert ("model.promoted", f"model:digits:{version}") in types
+
+
+def test_demo_sees_the_shift_proposes_a_retrain_and_canaries_it_once_approved(
+    demo: Demo,
+) -> None:
+    drift = demo.summary["serving"]["drift"]
+    shifted = "\n".join(drift["windows"])
+    assert "p20 (ks" in shifted or "p43 (ks" in shifted  # the two shifted pixels
+    assert "windows [" in drift["lineage"]
+    assert drift["proposal"].endswith("on digits:v2 → digits:1.3.0")  # the fresh data
+    assert drift["lineage"].startswith("from digits:1.1.0 (job digits-1.1.0")
+    assert " USD for " in drift["cost"]
+    assert drift["quota"].startswith("fits")
+    assert drift["untrained_before_approval"] is True
+    assert drift["approved_by"].startswith("ann")
+    assert drift["canary"] == "prod-4 serving digits:1.3.0 on route digits"
+    assert drift["canary_percent"] == 100
+    page = Path(drift["report"]).read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    assert '<section class="col drift"><div><h2>p' in page
+    # The order of events: the alert before the proposal, the approval before the
+    # retrain's job was queued, and the job before the new version's promotion.
+    order = [(e["type"], e["subject"]) for e in demo.summary["timeline"]]
+    kinds = [t for t, _ in order]
+    assert kinds.index("drift.alert") < kinds.index("retrain.proposed")
+    queued = [i for i, (t, subject) in enumerate(order) if t == "train.queued"]
+    assert kinds.index("retrain.approved") < queued[-1]
+    assert ("model.promoted", "model:digits:1.3.0") in order
 
 
 def test_demo_refuses_a_folder_that_holds_a_log(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -89,15 +90,20 @@ class _Load:
     url: str
     ok: int = 0
     failed: list[str] = field(default_factory=list)
+    #: What the clients do to each image before sending it (the drift step shifts it).
+    transform: Callable[[list[float]], list[float]] = list
 
     async def run(self, stop: asyncio.Event) -> None:
         from sklearn.datasets import load_digits
 
         data = load_digits()
         rows = [
-            ([float(v) / 16.0 for v in x], int(y))
+            (self.transform([float(v) / 16.0 for v in x]), int(y))
             for x, y in zip(data.data, data.target, strict=True)
         ]
+        # In a fixed random order: the file is in blocks by writer, and a window of
+        # consecutive rows is a few writers' hands, which drift detection rightly sees.
+        random.Random(1).shuffle(rows)
         async with httpx.AsyncClient(base_url=self.url, timeout=30) as client:
 
             async def caller(i: int) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from covenant.cli._demo_canary import ONE_REPLICA, CanaryResult, run_canaries
+from covenant.cli._demo_drift import DriftResult, run_drift
 from covenant.cli._demo_example import DemoError
 from covenant.cli._demo_training import _ask, _Watch
 from covenant.cli._demo_versions import make_versions
@@ -48,6 +49,7 @@ class ServingResult:
     prod: str = ""
     refused: str = ""
     canary: CanaryResult | None = None
+    drift: DriftResult | None = None
     predictions: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -139,6 +141,9 @@ async def run_serving(
         healthy, regressed = await versions
         result.canary = await run_canaries(platform, watch, router, healthy, regressed, progress)
         result.predictions = await _predict(router)
+        result.drift = await run_drift(
+            platform, router, healthy, "prod-2", source, code_ref, progress
+        )
     finally:
         versions.cancel()
         stop.set()

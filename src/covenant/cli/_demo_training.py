@@ -229,7 +229,13 @@ def _ask(cls: type[M], subject: str, **body: Any) -> M:
 
 
 async def register_csv(
-    platform: Platform, watch: _Watch, data: bytes, name: str, dataset_id: str, *steps: Any
+    platform: Platform,
+    watch: _Watch,
+    data: bytes,
+    name: str,
+    dataset_id: str,
+    *steps: Any,
+    source_refs: tuple[str, ...] = ("sklearn.datasets.load_digits",),
 ) -> str:
     """A CSV of the bundled digits stored, recorded, registered (provenance reviewed)
     with the transformations ``steps``; its artifact id, once registered."""
@@ -253,7 +259,7 @@ async def register_csv(
             f"dataset:{dataset_id}",
             dataset_id=dataset_id,
             artifact_id=blob.artifact_id,
-            source_refs=["sklearn.datasets.load_digits"],
+            source_refs=list(source_refs),
             transformations=list(steps),
             license="CC-BY-4.0",
             provenance_review=ProvenanceReview.PASSED,

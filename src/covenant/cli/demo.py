@@ -15,6 +15,7 @@ from covenant.cli._support import JsonOption, out, run
 
 if TYPE_CHECKING:
     from covenant.cli._demo_canary import CanaryResult
+    from covenant.cli._demo_drift import DriftResult
     from covenant.cli._demo_promotion import PromotionResult
     from covenant.cli._demo_serving import ServingResult
     from covenant.cli._demo_training import TrainingResult
@@ -89,8 +90,11 @@ def demo(
     promoted = result.promotion is not None and result.promotion.bundle_verified
     served = result.serving is not None and len(result.serving.predictions) > 0
     canary = result.serving.canary if result.serving is not None else None
+    drift = result.serving.drift if result.serving is not None else None
+    drifted = drift is not None and drift.untrained_before_approval and drift.canary_percent == 100
     canaried = (
-        canary is not None
+        drifted
+        and canary is not None
         and canary.passed_percent == 100
         and canary.rollback_status == "rolled_back"
         and canary.client_failed == 0
@@ -201,6 +205,24 @@ def _serving(s: ServingResult) -> None:
             f"signed {p['signerId']}, {str(p['artifactDigest'])[:19]}…, "
             f"trace {str(p['traceparent']).split('-')[1][:8]}…"
         )
+    if s.drift is not None:
+        _drift(s.drift)
+
+
+def _drift(d: DriftResult) -> None:
+    """Step 6: the shift seen, alerted, a retrain proposed, approved, trained, canaried."""
+    out.print(f"\n[bold]Drift[/bold] (step 6: the clients' images shift, {d.shift})")
+    for line in d.windows:
+        out.print(f"  scored      {escape(line)}")
+    out.print(f"  alert       {escape(d.alert)}")
+    out.print(f"  proposed    {escape(d.proposal)}")
+    out.print(f"  lineage     {escape(d.lineage)}")
+    out.print(f"  cost        {escape(d.cost)}; quota {escape(d.quota)}")
+    untouched = "nothing trained" if d.untrained_before_approval else "[red]TRAINED EARLY[/red]"
+    out.print(f"  approved    by {d.approved_by}; before that, {untouched}")
+    out.print(f"  retrained   {d.retrained}")
+    out.print(f"  canaried    {d.canary} at {d.canary_percent} %")
+    out.print(f"  report      {d.report} (covenant drift report MODEL -o report.html|png)")
 
 
 def _canary(c: CanaryResult) -> None:

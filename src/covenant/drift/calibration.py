@@ -25,7 +25,8 @@ rate ``alpha`` per window, and the thresholds follow from it:
   Brownian bridge over the reference's CDF); smaller ones exactly, as multinomials.
 * A sketched reference is itself off by up to the sketch's rank error, and the
   resampling does not see that, so the KS threshold is raised by it: the stated rate
-  stays an upper bound. The other statistics carry no such margin; they are reported
+  stays an upper bound. Nor does it see values the reference never drew (a pixel 0 in
+  every reference row), so the KS threshold is never below :func:`unseen_floor`. The other statistics carry no such margin; they are reported
   with their calibrated thresholds but do not raise the window's alarm.
 
 The draws are seeded from the profile's digest and the window size, so anyone holding
@@ -61,6 +62,8 @@ class ColumnNull:
     kind: str
     null: dict[str, np.ndarray]
     margin: float
+    #: (reference rows, window rows) of a numeric column, for the unseen-mass floor.
+    rows: tuple[int, int] | None = None
 
     def pvalue(self, statistic: str, observed: float) -> float:
         null = self.null[statistic]
@@ -74,7 +77,28 @@ class ColumnNull:
         if allowed < 1:
             return math.inf
         value = float(null[null.size - allowed])
-        return value + (self.margin if statistic == PRIMARY[self.kind] else 0.0)
+        if statistic != PRIMARY[self.kind]:
+            return value
+        floor = unseen_floor(*self.rows, level) if self.rows is not None else 0.0
+        return max(value + self.margin, floor)
+
+
+def unseen_floor(reference_rows: int, window_rows: int, level: float) -> float:
+    """The KS a window can show from values its reference never drew.
+
+    Resampling the reference sees only what the reference holds: a pixel that was 0
+    in all 360 reference rows gets a null of exact zeros and a threshold of 0, and
+    one window with two nonzero rows alarms. But a reference of n rows can miss mass
+    up to ``-ln(level) / n`` of the true distribution (with probability ``level``),
+    and a window of m rows shows that mass at up to its binomial ``1 - level``
+    quantile over m. Below that, a KS is no evidence of drift. The floor is
+    negligible for large references (about 0.002 for 20,000 reference and 5,000
+    window rows at the default level over 20 columns) and binds only on small ones.
+    """
+    from scipy.stats import binom
+
+    unseen = min(1.0, -math.log(level) / max(reference_rows, 1))
+    return float(binom.ppf(1 - level, window_rows, unseen)) / window_rows
 
 
 @dataclass(frozen=True)
@@ -155,7 +179,7 @@ def _numeric_null(
         out["psi"].append(psi_rows(replica_bins, window_bins))
         out["js"].append(jensen_shannon_rows(replica_bins, window_bins))
     null = {s: np.sort(np.concatenate(parts)) for s, parts in out.items()}
-    return ColumnNull("numeric", null, column.rank_error)
+    return ColumnNull("numeric", null, column.rank_error, (reference.rows, n))
 
 
 def _categorical_null(
@@ -190,11 +214,18 @@ def calibrate(
     alpha: float = DEFAULT_ALPHA,
     resamples: int = DEFAULT_RESAMPLES,
 ) -> Calibration:
-    """Null distributions of every statistic of every column, for one window size."""
+    """Null distributions of every statistic of every column, for one window size.
+
+    ``resamples`` is raised to ``ceil(columns / alpha)`` when below it (the returned
+    calibration says how many were drawn)."""
     if not 0 < alpha < 1:
         raise ValueError(f"alpha is a probability in (0, 1), not {alpha}")
     if window_rows < 1:
         raise ValueError(f"a window has at least one row, not {window_rows}")
+    # A Monte Carlo p-value is never below 1 / (resamples + 1): with fewer resamples
+    # than columns / alpha no column's level could be reached and every threshold
+    # would be infinite (nothing ever alarms). Raised to the least that reaches it.
+    resamples = max(resamples, math.ceil(max(len(profile.columns), 1) / alpha))
     digest = profile.digest()
     columns: dict[str, ColumnNull] = {}
     for name, column in profile.columns.items():
