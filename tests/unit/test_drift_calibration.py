@@ -140,10 +140,13 @@ def test_categorical_columns_alarm_on_a_changed_mix() -> None:
     assert [s.name for s in scored.columns[0].statistics] == ["chi2", "psi", "js"]
 
 
-def test_too_few_resamples_for_the_level_can_never_alarm() -> None:
+def test_too_few_resamples_for_the_level_are_raised_to_reach_it() -> None:
     profile = build_profile({f"f{i}": np.arange(100.0) for i in range(40)})
     calibration = calibrate(profile, 10, resamples=100)  # level 0.05/40 < 1/101
-    assert calibration.columns["f0"].threshold("ks", calibration.level) == math.inf
+    assert calibration.resamples == 800  # 40 columns / 0.05
+    assert calibration.columns["f0"].null["ks"].size == 800
+    threshold = calibration.columns["f0"].threshold("ks", calibration.level)
+    assert 0 < threshold < math.inf
 
 
 @pytest.mark.parametrize(("alpha", "rows"), [(0.0, 10), (1.0, 10), (0.05, 0)])

@@ -229,14 +229,9 @@ def _ask(cls: type[M], subject: str, **body: Any) -> M:
 
 
 async def register_csv(
-    platform: Platform,
-    watch: _Watch,
-    data: bytes,
-    name: str,
-    dataset_id: str,
-    *steps: Any,
+    platform: Platform, watch: _Watch, data: bytes, name: str, dataset_id: str, *steps: Any,
     source_refs: tuple[str, ...] = ("sklearn.datasets.load_digits",),
-) -> str:
+) -> str:  # fmt: skip
     """A CSV of the bundled digits stored, recorded, registered (provenance reviewed)
     with the transformations ``steps``; its artifact id, once registered."""
     blob = await platform.blobs.put(source=io.BytesIO(data), media_type="text/csv")

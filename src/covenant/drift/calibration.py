@@ -26,8 +26,9 @@ rate ``alpha`` per window, and the thresholds follow from it:
 * A sketched reference is itself off by up to the sketch's rank error, and the
   resampling does not see that, so the KS threshold is raised by it: the stated rate
   stays an upper bound. Nor does it see values the reference never drew (a pixel 0 in
-  every reference row), so the KS threshold is never below :func:`unseen_floor`. The other statistics carry no such margin; they are reported
-  with their calibrated thresholds but do not raise the window's alarm.
+  every reference row), so the KS threshold is never below :func:`unseen_floor`. The
+  other statistics carry no such margin; they are reported with their calibrated
+  thresholds but do not raise the window's alarm.
 
 The draws are seeded from the profile's digest and the window size, so anyone holding
 the profile recomputes the same thresholds.

@@ -251,9 +251,13 @@ def add_drift_routes(router: APIRouter, gateway: Gateway, drift: DriftView) -> N
     async def post_labels(body: LabelsBody, actor: Actor = "anonymous") -> Response:
         commands = [
             ObserveLabel.create(
-                subject=f"route:{body.route}", actor=actor, producer=producer,
-                route=body.route, request_id=item.request_id, label=item.label,
-            )  # fmt: skip
+                subject=f"route:{body.route}",
+                actor=actor,
+                producer=producer,
+                route=body.route,
+                request_id=item.request_id,
+                label=item.label,
+            )
             for item in body.labels
         ]
         await gateway.bus.publish([gateway.codec.outgoing(c) for c in commands])
