@@ -56,6 +56,22 @@ def _decision(
     }
 
 
+def _decide(
+    ctx: typer.Context, path: str, action: str, awaiting: str, key: Path, approver: str,
+    expires_in: int, wait: float,
+) -> dict[str, Any]:  # fmt: skip
+    """Read what ``path`` names, check it still waits for this decision, sign it over its
+    request digest and post it to ``path/action``; the gateway's answer."""
+    current = _call(ctx, lambda c: c.get(path))
+    subject_id = path.rsplit("/", 1)[1]
+    noun = "proposal" if "/proposals/" in path else "quarantine"
+    if current.get("status") != awaiting:
+        state = awaiting.replace("_", " ")
+        raise fail(f"{noun} {subject_id} is {current.get('status')}, not {state}")
+    body = _decision(key, approver, subject_id, current["requestDigest"], expires_in)
+    return _call(ctx, lambda c: c.post(f"{path}/{action}", body, wait_s=wait))
+
+
 def _print_model(doc: dict[str, Any]) -> None:
     history = doc.get("history", [])
     table = Table(title=f"{doc['modelId']}: {len(history)} window(s) shown")
@@ -158,12 +174,9 @@ def approve_command(
     """Approve a retrain proposal with your own key.
 
     The drift worker then submits its training request exactly as proposed."""
-    current = _call(ctx, lambda c: c.get(f"/drift/proposals/{proposal_id}"))
-    if current.get("status") != "awaiting_approval":
-        raise fail(f"proposal {proposal_id} is {current.get('status')}, not awaiting approval")
-    body = _decision(key, approver, proposal_id, current["requestDigest"], expires_in)
-    path = f"/drift/proposals/{proposal_id}/approve"
-    _show(_call(ctx, lambda c: c.post(path, body, wait_s=wait)), json_out, "retrain approved")
+    path = f"/drift/proposals/{proposal_id}"
+    document = _decide(ctx, path, "approve", "awaiting_approval", key, approver, expires_in, wait)
+    _show(document, json_out, "retrain approved")
 
 
 @drift_app.command("signoff")
@@ -180,12 +193,9 @@ def signoff_command(
 
     Once enough distinct approvers have (as many as the version's promotion needed),
     it may be deployed again."""
-    current = _call(ctx, lambda c: c.get(f"/drift/quarantines/{quarantine_id}"))
-    if current.get("status") != "in_force":
-        raise fail(f"quarantine {quarantine_id} is {current.get('status')}, not in force")
-    body = _decision(key, approver, quarantine_id, current["requestDigest"], expires_in)
-    path = f"/drift/quarantines/{quarantine_id}/signoff"
-    _show(_call(ctx, lambda c: c.post(path, body, wait_s=wait)), json_out, "signed off")
+    path = f"/drift/quarantines/{quarantine_id}"
+    document = _decide(ctx, path, "signoff", "in_force", key, approver, expires_in, wait)
+    _show(document, json_out, "signed off")
 
 
 @drift_app.command("report")

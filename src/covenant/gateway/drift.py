@@ -11,11 +11,10 @@ a signature made on the approver's machine (``covenant drift approve`` /
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import Base64Bytes, Field
+from pydantic import Field
 
 from covenant.bus.protocol import Bus
 from covenant.drift.history import DriftHistory, ProposalView, QuarantineView
@@ -26,7 +25,9 @@ from covenant.events.drift import (
     ApproveRetrain,
     DriftScored,
     ObserveLabel,
+    QuarantineApplied,
     ReportAlert,
+    RetrainProposed,
     SignedDecision,
     SignOffQuarantine,
 )
@@ -34,6 +35,7 @@ from covenant.gateway._views import TableView
 from covenant.gateway.commands import _Body
 from covenant.gateway.context import Actor, Gateway, Wait, json_response, problem_responses
 from covenant.gateway.problems import Problem
+from covenant.gateway.promotion import ApproveBody
 
 __all__ = ["DriftView", "add_drift_routes"]
 
@@ -158,15 +160,9 @@ class LabelsBody(_Body):
     labels: list[LabelItem] = Field(min_length=1, max_length=10_000)
 
 
-class DecisionBody(_Body):
-    """One approver's signed decision (see ``covenant drift approve``)."""
-
-    approver_id: str
-    key_id: str
-    request_digest: str
-    expires_at: datetime
-    nonce: str
-    signature: Base64Bytes = Field(description="base64 Ed25519 signature")
+class DecisionBody(ApproveBody):
+    """One approver's signed decision (see ``covenant drift approve``): the fields of a
+    promotion approval, signed over drift's own tag (``covenant.drift.signoff``)."""
 
     def decision(self) -> SignedDecision:
         return SignedDecision(**self.fields())
@@ -175,6 +171,25 @@ class DecisionBody(_Body):
 def add_drift_routes(router: APIRouter, gateway: Gateway, drift: DriftView) -> None:
     """Add the drift routes."""
     producer = gateway.config.producer
+
+    async def decide(
+        request: Request,
+        kind: type[ApproveRetrain | SignOffQuarantine],
+        first: RetrainProposed | QuarantineApplied,
+        body: DecisionBody,
+        wait: float | None,
+        actor: str,
+        **subject: Any,
+    ) -> Response:
+        """Publish one signed decision on what ``first`` opened, in its flow and on its
+        route; the worker checks the signature and answers."""
+        command = kind.create(
+            subject=f"route:{first.route}", actor=actor, producer=producer,
+            correlation_id=first.meta.correlation_id, route=first.route,
+            decision=body.decision(), **subject,
+        )  # fmt: skip
+        outcome = await gateway.submit(command, wait_s=gateway.wait_seconds(wait))
+        return gateway.answer(request, command, outcome)
 
     @router.get("/drift/proposals/{proposal_id}", name="get_retrain_proposal", tags=[TAG])
     async def get_proposal(proposal_id: str) -> Response:
@@ -281,13 +296,9 @@ def add_drift_routes(router: APIRouter, gateway: Gateway, drift: DriftView) -> N
         view = await drift.proposal(proposal_id)
         if view is None:
             raise Problem(404, "not-found", f"no retrain proposal {proposal_id!r} is known")
-        command = ApproveRetrain.create(
-            subject=f"route:{view.proposed.route}", actor=actor, producer=producer,
-            correlation_id=view.proposed.meta.correlation_id, proposal_id=proposal_id,
-            route=view.proposed.route, decision=body.decision(),
-        )  # fmt: skip
-        outcome = await gateway.submit(command, wait_s=gateway.wait_seconds(wait))
-        return gateway.answer(request, command, outcome)
+        return await decide(
+            request, ApproveRetrain, view.proposed, body, wait, actor, proposal_id=proposal_id
+        )
 
     @router.post(
         "/drift/quarantines/{quarantine_id}/signoff",
@@ -307,10 +318,7 @@ def add_drift_routes(router: APIRouter, gateway: Gateway, drift: DriftView) -> N
         view = await drift.quarantine(quarantine_id)
         if view is None:
             raise Problem(404, "not-found", f"no quarantine {quarantine_id!r} is known")
-        command = SignOffQuarantine.create(
-            subject=f"route:{view.applied.route}", actor=actor, producer=producer,
-            correlation_id=view.applied.meta.correlation_id, quarantine_id=quarantine_id,
-            route=view.applied.route, decision=body.decision(),
+        return await decide(
+            request, SignOffQuarantine, view.applied, body, wait, actor,
+            quarantine_id=quarantine_id,
         )  # fmt: skip
-        outcome = await gateway.submit(command, wait_s=gateway.wait_seconds(wait))
-        return gateway.answer(request, command, outcome)
