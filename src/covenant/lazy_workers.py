@@ -61,5 +61,6 @@ def drift_worker(resources: Resources) -> Worker:
             window=WindowSpec(options[0], options[1]),
             alpha=options[2],
             resamples=options[3],
+            alert_windows=options[4],
         ),
     )

@@ -67,7 +67,7 @@ class Resources:
     signer: Signer | None = None
     #: (window rows, window seconds, alpha, resamples), from the ``COVENANT_DRIFT_*``
     #: settings; plain values, so building resources imports no numpy.
-    drift_options: tuple[int, float | None, float, int] | None = None
+    drift_options: tuple[int, float | None, float, int, int] | None = None
 
     @classmethod
     def from_settings(
@@ -91,6 +91,7 @@ class Resources:
                 settings.drift_window_s,
                 settings.drift_alpha,
                 settings.drift_resamples,
+                settings.drift_alert_windows,
             ),
         )
 

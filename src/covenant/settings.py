@@ -84,6 +84,10 @@ class Settings(BaseModel):
             (``COVENANT_DRIFT_ALPHA``, default 0.05).
         drift_resamples: bootstrap resamples per threshold calibration
             (``COVENANT_DRIFT_RESAMPLES``, default 2000).
+        drift_alert_windows: consecutive drifted windows of a deployment before an
+            alert (``COVENANT_DRIFT_ALERT_WINDOWS``, 1 to 20, default 1). Each window
+            false-alarms at ``drift_alpha``; k in a row at about ``drift_alpha`` to the
+            k on a stream that has not drifted, k windows later on one that has.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -114,6 +118,7 @@ class Settings(BaseModel):
     drift_window_s: float | None = Field(default=None, gt=0)
     drift_alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
     drift_resamples: int = Field(default=2000, ge=100)
+    drift_alert_windows: int = Field(default=1, ge=1, le=20)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -147,7 +152,8 @@ class Settings(BaseModel):
             drift_window_rows=_positive(env, "COVENANT_DRIFT_WINDOW_ROWS", 5000),
             drift_window_s=_seconds(env, "COVENANT_DRIFT_WINDOW_S"),
             drift_alpha=_rate(env, "COVENANT_DRIFT_ALPHA", 0.05),
-            drift_resamples=_positive(env, "COVENANT_DRIFT_RESAMPLES", 2000),
+            drift_resamples=_positive(env, "COVENANT_DRIFT_RESAMPLES", 2000, least=100),
+            drift_alert_windows=_positive(env, "COVENANT_DRIFT_ALERT_WINDOWS", 1, most=20),
         )
 
 
@@ -197,14 +203,17 @@ def _seconds(env: Mapping[str, str], name: str) -> float | None:
     return value
 
 
-def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+def _positive(
+    env: Mapping[str, str], name: str, default: int, least: int = 1, most: int | None = None
+) -> int:
     text = env.get(name)
     if not text:
         return default
     try:
         value = int(text)
     except ValueError:
-        value = 0
-    if value < 1:
-        raise ConfigError(f"{name}={text!r}: give a whole number of at least 1")
+        value = least - 1
+    if value < least or (most is not None and value > most):
+        span = f"from {least} to {most}" if most is not None else f"of at least {least}"
+        raise ConfigError(f"{name}={text!r}: give a whole number {span}")
     return value

@@ -198,6 +198,40 @@ async def test_windows_bad_samples_a_shift_and_a_retrain_approved_by_a_person(
             assert submitted.meta.actor == "ann"
 
 
+@pytest.mark.parametrize("bus_url", ["sqlite"], indirect=True)
+async def test_with_two_windows_needed_a_lone_drifted_window_raises_nothing(
+    bus: Bus, tmp_path: Path
+) -> None:
+    await bus.ensure_topics(ALL_TOPICS)
+    async with open_blobs(f"file://{tmp_path / 'blobs'}") as blobs:
+        profile_id = await stored_reference(blobs)
+        await publish(bus, *facts(profile_id))
+        worker = make_drift_worker(
+            blobs=blobs,
+            pools=default_pools(),
+            approvers=group(approvers(tmp_path)),
+            settings=DriftSettings(window=WindowSpec(rows=ROWS), resamples=500, alert_windows=2),
+        )
+        async with running(bus, [worker]):
+            # windows 0 and 2 clean (seeds the first test saw pass), 1, 3 and 4 shifted:
+            # only 3-4 is a run of two
+            plan = ((2, 0.0), (4, 1.0), (3, 0.0), (5, 1.0), (6, 1.0))
+            for window, (seed, shift) in enumerate(plan):
+                rows = samples(ROWS, seed=seed, start=window * ROWS, shift=shift)
+                await publish(bus, *rows)
+            seen = await collect(
+                bus, DRIFT_EVENTS, until=lambda s: len(of(DriftFinding, s)) == 1, timeout_s=120
+            )
+    scored = sorted(of(DriftScored, seen), key=lambda m: m.window)
+    assert [m.drifted for m in scored] == [False, True, False, True, True]
+    (alert,) = of(DriftAlerted, seen)
+    assert alert.windows == [3, 4]
+    assert alert.reason.startswith(f"windows 3-4 of {DEPLOY} drifted")
+    (finding,) = of(DriftFinding, seen)
+    assert finding.scored_event_ids == [scored[3].meta.event_id, scored[4].meta.event_id]
+    assert len(of(RetrainProposed, seen)) == 1
+
+
 def refused_for(seen: Sequence[Message], deploy_id: str) -> DeploymentRefused | None:
     return next((m for m in of(DeploymentRefused, seen) if m.deploy_id == deploy_id), None)
 

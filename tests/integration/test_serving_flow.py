@@ -83,11 +83,11 @@ class Load:
                         async with session.post(
                             f"{self.url}/v2/models/digits/infer", json=body
                         ) as answer:
-                            await answer.read()
+                            text = await answer.read()
                             if answer.status == 200:
                                 self.ok += 1
                             else:
-                                self.failed.append(f"{answer.status}")
+                                self.failed.append(f"{answer.status}: {text[:120]!r}")
                     except aiohttp.ClientError as exc:
                         self.failed.append(repr(exc))
                     i += 3

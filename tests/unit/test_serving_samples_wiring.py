@@ -44,6 +44,7 @@ def test_the_drift_window_settings_are_read_and_checked() -> None:
     plain = Settings.from_env(home)
     assert (plain.drift_window_rows, plain.drift_window_s) == (5000, None)
     assert (plain.drift_alpha, plain.drift_resamples) == (0.05, 2000)
+    assert plain.drift_alert_windows == 1
     chosen = Settings.from_env(
         home
         | {
@@ -51,10 +52,12 @@ def test_the_drift_window_settings_are_read_and_checked() -> None:
             "COVENANT_DRIFT_WINDOW_S": "60",
             "COVENANT_DRIFT_ALPHA": "0.01",
             "COVENANT_DRIFT_RESAMPLES": "500",
+            "COVENANT_DRIFT_ALERT_WINDOWS": "3",
         }
     )
     assert (chosen.drift_window_rows, chosen.drift_window_s) == (1000, 60.0)
     assert (chosen.drift_alpha, chosen.drift_resamples) == (0.01, 500)
+    assert chosen.drift_alert_windows == 3
     for name, bad in (
         ("COVENANT_DRIFT_ALPHA", "0"),
         ("COVENANT_DRIFT_ALPHA", "1"),
@@ -62,6 +65,10 @@ def test_the_drift_window_settings_are_read_and_checked() -> None:
         ("COVENANT_DRIFT_WINDOW_S", "-3"),
         ("COVENANT_DRIFT_WINDOW_S", "inf"),
         ("COVENANT_DRIFT_WINDOW_ROWS", "0"),
+        ("COVENANT_DRIFT_RESAMPLES", "99"),
+        ("COVENANT_DRIFT_ALERT_WINDOWS", "0"),
+        ("COVENANT_DRIFT_ALERT_WINDOWS", "21"),
+        ("COVENANT_DRIFT_ALERT_WINDOWS", "two"),
     ):
         with pytest.raises(ConfigError, match=name):
             Settings.from_env(home | {name: bad})

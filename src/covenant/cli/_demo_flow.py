@@ -64,6 +64,9 @@ ACTOR = "alice@example.com"
 _DRIFT = {
     "COVENANT_DRIFT_SAMPLE_RATE": "0.5",
     "COVENANT_DRIFT_WINDOW_ROWS": "200",
+    # two drifted windows in a row: one clean window in twenty false-alarms at 5 %,
+    # and the demo's canaries score a dozen clean ones before the shift
+    "COVENANT_DRIFT_ALERT_WINDOWS": "2",
 }
 PRODUCER = "covenant-demo"
 M = TypeVar("M", bound=Message)

@@ -29,7 +29,7 @@ from covenant.drift.calibration import DEFAULT_ALPHA, Calibration, calibrate
 from covenant.drift.errors import SampleError, UnknownDeploymentError
 from covenant.drift.profile import Profile
 from covenant.drift.remedies import Remedies
-from covenant.drift.state import DriftState
+from covenant.drift.state import RECENT, DriftState
 from covenant.drift.windows import ClosedWindow, Window, WindowSpec, parse_served
 from covenant.events.base import Message
 from covenant.events.drift import (
@@ -60,6 +60,14 @@ class DriftSettings:
     window: WindowSpec = field(default_factory=WindowSpec)
     alpha: float = DEFAULT_ALPHA
     resamples: int = 2000
+    #: Consecutive drifted windows before an alert. ``alpha`` is each window's
+    #: false-alarm rate; needing k windows in a row brings a stationary stream's to
+    #: about ``alpha**k`` per window, at the price of k windows' delay.
+    alert_windows: int = 1
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.alert_windows <= RECENT:
+            raise ValueError(f"alert_windows must be 1 to {RECENT}, not {self.alert_windows}")
 
 
 @dataclass
@@ -283,9 +291,15 @@ class Windows:
             outcomes=verdict.outcomes,
             drifted=verdict.drifted,
         )
-        if verdict.drifted:
+        run = self._drifted_run(sample.deploy_id)
+        if verdict.drifted and len(run) >= self.settings.alert_windows:
             severity = AlertSeverity.SAFETY if verdict.safety else AlertSeverity.DRIFT
             causes = verdict.causes()
+            which = (
+                f"window {window.index}"
+                if len(run) == 1
+                else f"windows {run[0].window}-{window.index}"
+            )
             self.remedies.alert(
                 ctx,
                 alert_id=f"alert-{scored.meta.event_id}",
@@ -294,12 +308,23 @@ class Windows:
                 model_id=sample.model_id,
                 severity=severity,
                 source="drift-worker",
-                reason=f"window {window.index} of {sample.deploy_id} drifted: "
-                + ", ".join(causes[:6]),
+                reason=f"{which} of {sample.deploy_id} drifted: " + ", ".join(causes[:6]),
                 features=verdict.drifted_features,
-                scored=[scored],
+                scored=run,
                 causes=causes,
             )
+
+    def _drifted_run(self, deploy_id: str) -> list[DriftScored]:
+        """The latest ``alert_windows`` scored windows of the deployment, if every one
+        of them drifted; fewer when the run of drifted windows is shorter. Read from
+        the folded log, so a restarted worker counts the same run."""
+        recent = list(self.state.recent.get(deploy_id, ()))[-self.settings.alert_windows :]
+        run: list[DriftScored] = []
+        for scored in reversed(recent):
+            if not scored.drifted:
+                break
+            run.insert(0, scored)
+        return run
 
     async def on_outcome(self, outcome: ObserveOutcome, ctx: Context) -> None:
         assert ctx.position is not None
