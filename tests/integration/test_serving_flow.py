@@ -126,6 +126,17 @@ async def serving(
         await router.close()
 
 
+async def routed(url: str, route: str, timeout_s: float = 30.0) -> None:
+    """Until the router has a table for ``route`` (its Open Inference ready probe)."""
+    async with aiohttp.ClientSession() as session:
+        async with asyncio.timeout(timeout_s):
+            while True:
+                async with session.get(f"{url}/v2/models/{route}/ready") as answer:
+                    if answer.status == 200:
+                        return
+                await asyncio.sleep(0.05)
+
+
 def status_is(deploy_id: str, *statuses: DeploymentStatus) -> Callable[[DeploymentRecorded], bool]:
     return lambda m: m.record.deploy_id == deploy_id and m.record.status in statuses
 
@@ -150,6 +161,9 @@ async def test_canary_pass_and_rollback_under_load_with_no_failed_request(
         await wait_for(
             bus, DeploymentRecorded, status_is("d1", DeploymentStatus.SERVING), timeout_s=60
         )
+        # SERVING is the serving worker's record; the agent swaps the router's table on
+        # its next tick, so a route's first deployment answers a moment later
+        await routed(url, "digits")
         load, stop = Load(url), asyncio.Event()
         clients = asyncio.create_task(load.run(stop))
         try:
