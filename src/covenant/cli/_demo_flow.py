@@ -31,6 +31,7 @@ from covenant.cli._demo_example import DemoError, check_ready, write_pools
 from covenant.cli._demo_promotion import PromotionResult, run_promotion
 from covenant.cli._demo_promotion import prepare as prepare_promotion
 from covenant.cli._demo_serving import ServingResult, run_serving
+from covenant.cli._demo_summaries import summarize_flow
 from covenant.cli._demo_training import TRAINING_SUMMARIES, TrainingResult, run_training
 from covenant.errors import ContractError
 from covenant.events.artifacts import RecordArtifact
@@ -139,6 +140,9 @@ def summarize(value: dict[str, Any]) -> str:
     kind = value["meta"]["type"]
     if kind in _SUMMARIES:
         return _SUMMARIES[kind](value)
+    flow = summarize_flow(kind, value)
+    if flow is not None:
+        return flow
     if kind.endswith((".register", ".record")):
         return f"asked by {value['meta']['actor']}"
     return ""

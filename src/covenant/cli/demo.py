@@ -11,6 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from covenant.cli._demo_summaries import QUIET
 from covenant.cli._support import JsonOption, out, run
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 # Rows the terminal's timeline leaves out (``--json`` has them all): the audit
 # worker's bookkeeping and the runner's raw observations, which the training
 # events restate.
-_QUIET = ("audit.leaves_appended", "audit.checkpoint_signed", "train.report")
+_QUIET = ("audit.leaves_appended", "audit.checkpoint_signed", "train.report", *QUIET)
 
 
 def demo(
@@ -40,8 +41,10 @@ def demo(
     with lineage (bad requests and garbage included), train a model for real
     (checkpointed, preempted, resumed, registered, re-run identically, charged),
     evaluate, sign and promote it, serve it, canary a new version to 100 % and roll
-    back one with a planted regression under client load, show the timeline and the
-    lineage, replay the log, and verify it against signed audit checkpoints."""
+    back one with a planted regression under client load, shift the clients' data
+    until drift is alerted and a retrain proposed, approve it with a signature and
+    canary the retrained version, show the timeline and the lineage, replay the log,
+    and verify it against signed audit checkpoints."""
     from covenant.cli._demo_flow import DemoResult, run_demo
 
     folder = home or Path(tempfile.mkdtemp(prefix="covenant-demo-"))
