@@ -65,8 +65,8 @@ class Resources:
     policies_path: Path | None = None
     approvers_path: Path | None = None
     signer: Signer | None = None
-    #: (window rows, window seconds, alpha, resamples), from the ``COVENANT_DRIFT_*``
-    #: settings; plain values, so building resources imports no numpy.
+    #: (window rows, window seconds, alpha, resamples, alert windows), from the
+    #: ``COVENANT_DRIFT_*`` settings; plain values, so building resources imports no numpy.
     drift_options: tuple[int, float | None, float, int, int] | None = None
 
     @classmethod
