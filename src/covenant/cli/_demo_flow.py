@@ -31,8 +31,8 @@ from covenant.cli._demo_example import DemoError, check_ready, write_pools
 from covenant.cli._demo_promotion import PromotionResult, run_promotion
 from covenant.cli._demo_promotion import prepare as prepare_promotion
 from covenant.cli._demo_serving import ServingResult, run_serving
-from covenant.cli._demo_summaries import summarize_flow
-from covenant.cli._demo_training import TRAINING_SUMMARIES, TrainingResult, run_training
+from covenant.cli._demo_summaries import summarize
+from covenant.cli._demo_training import TrainingResult, run_training
 from covenant.errors import ContractError
 from covenant.events.artifacts import RecordArtifact
 from covenant.events.base import Message
@@ -109,45 +109,6 @@ class DemoResult:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _leaves(value: dict[str, Any]) -> str:
-    first = value["firstLeaf"]
-    return f"leaves {first}-{first + len(value['leaves']) - 1} appended to the audit tree"
-
-
-def _clearance(value: dict[str, Any]) -> str:
-    reasons = "; ".join(value["blockReasons"])
-    return f"clearance={value['clearance']}" + (f" ({reasons})" if reasons else "")
-
-
-# One line per record type, for people; each capability adds its own.
-_SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
-    "dataset.registered": _clearance,
-    "dataset.rejected": lambda v: "rejected: " + "; ".join(v["reasons"]),
-    "model.rejected": lambda v: "rejected: " + "; ".join(v["reasons"]),
-    "model.registered": lambda v: f"{v['entry']['modelId']} status={v['entry']['status']}",
-    "artifact.stored": lambda v: f"{v['artifactId'][:23]}… {v['sizeBytes']} bytes",
-    "artifact.rejected": lambda v: f"rejected: {v['reason']}",
-    "audit.leaves_appended": _leaves,
-    "audit.checkpoint_signed": lambda v: (
-        f"checkpoint: tree size {v['treeSize']} signed by {v['keyId']}"
-    ),
-    "record.dead_lettered": lambda v: f"{v['errorClass']}: {v['error'][:70]}",
-} | TRAINING_SUMMARIES
-
-
-def summarize(value: dict[str, Any]) -> str:
-    """A short human reading of a decoded record."""
-    kind = value["meta"]["type"]
-    if kind in _SUMMARIES:
-        return _SUMMARIES[kind](value)
-    flow = summarize_flow(kind, value)
-    if flow is not None:
-        return flow
-    if kind.endswith((".register", ".record")):
-        return f"asked by {value['meta']['actor']}"
-    return ""
 
 
 def _fake_bytes(seed: int, size: int) -> bytes:

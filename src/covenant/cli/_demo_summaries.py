@@ -1,9 +1,11 @@
-"""One line per record of evaluation, promotion, serving and drift, for the demo's
-timeline: what a person scanning the table wants from each (a verdict, who, where),
-not its fields. The values are records as the codec decodes them (Avro's camelCase).
+"""One line per record for the demo's timeline: what a person scanning the table wants
+from each (a verdict, who, where), not its fields. The values are records as the
+codec decodes them (Avro's camelCase). The catalog's, audit's and training's lines
+came first and are trusted to fit their records; training's live in its own step.
 
-A summary that meets a shape it does not expect says nothing rather than failing
-the demo: the timeline is for reading, the records themselves are the truth.
+A line of evaluation, promotion, serving or drift that meets a shape it does not
+expect says nothing rather than failing the demo: the timeline is for reading, the
+records themselves are the truth.
 """
 
 from __future__ import annotations
@@ -11,13 +13,40 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["FLOW_SUMMARIES", "QUIET", "summarize_flow"]
+from covenant.cli._demo_training import TRAINING_SUMMARIES
+
+__all__ = ["FLOW_SUMMARIES", "QUIET", "summarize", "summarize_flow"]
 
 #: Types the terminal's table leaves out: thousands of drift samples, and the marks
 #: windows are replayed from, would bury the story (``--json`` keeps every record).
 QUIET = ("drift.sample", "drift.window_opened", "drift.label")
 
 Summary = Callable[[dict[str, Any]], str]
+
+
+def _leaves(value: dict[str, Any]) -> str:
+    first = value["firstLeaf"]
+    return f"leaves {first}-{first + len(value['leaves']) - 1} appended to the audit tree"
+
+
+def _clearance(value: dict[str, Any]) -> str:
+    reasons = "; ".join(value["blockReasons"])
+    return f"clearance={value['clearance']}" + (f" ({reasons})" if reasons else "")
+
+
+_SUMMARIES: dict[str, Summary] = {
+    "dataset.registered": _clearance,
+    "dataset.rejected": lambda v: "rejected: " + "; ".join(v["reasons"]),
+    "model.rejected": lambda v: "rejected: " + "; ".join(v["reasons"]),
+    "model.registered": lambda v: f"{v['entry']['modelId']} status={v['entry']['status']}",
+    "artifact.stored": lambda v: f"{v['artifactId'][:23]}… {v['sizeBytes']} bytes",
+    "artifact.rejected": lambda v: f"rejected: {v['reason']}",
+    "audit.leaves_appended": _leaves,
+    "audit.checkpoint_signed": lambda v: (
+        f"checkpoint: tree size {v['treeSize']} signed by {v['keyId']}"
+    ),
+    "record.dead_lettered": lambda v: f"{v['errorClass']}: {v['error'][:70]}",
+} | TRAINING_SUMMARIES
 
 
 def _gates(v: dict[str, Any]) -> str:
@@ -103,3 +132,16 @@ def summarize_flow(kind: str, value: dict[str, Any]) -> str | None:
         return known(value)
     except (KeyError, TypeError, ValueError):
         return None
+
+
+def summarize(value: dict[str, Any]) -> str:
+    """A short human reading of a decoded record ("" where none is known)."""
+    kind = value["meta"]["type"]
+    if kind in _SUMMARIES:
+        return _SUMMARIES[kind](value)
+    flow = summarize_flow(kind, value)
+    if flow is not None:
+        return flow
+    if kind.endswith((".register", ".record")):
+        return f"asked by {value['meta']['actor']}"
+    return ""

@@ -11,7 +11,6 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from covenant.cli._demo_summaries import QUIET
 from covenant.cli._support import JsonOption, out, run
 
 if TYPE_CHECKING:
@@ -24,7 +23,7 @@ if TYPE_CHECKING:
 # Rows the terminal's timeline leaves out (``--json`` has them all): the audit
 # worker's bookkeeping and the runner's raw observations, which the training
 # events restate.
-_QUIET = ("audit.leaves_appended", "audit.checkpoint_signed", "train.report", *QUIET)
+_QUIET = ("audit.leaves_appended", "audit.checkpoint_signed", "train.report")
 
 
 def demo(
@@ -46,6 +45,7 @@ def demo(
     canary the retrained version, show the timeline and the lineage, replay the log,
     and verify it against signed audit checkpoints."""
     from covenant.cli._demo_flow import DemoResult, run_demo
+    from covenant.cli._demo_summaries import QUIET
 
     folder = home or Path(tempfile.mkdtemp(prefix="covenant-demo-"))
 
@@ -58,7 +58,7 @@ def demo(
     if json_out:
         print(json.dumps(result.as_dict(), indent=2, default=str))
         return
-    shown = [entry for entry in result.timeline if entry.type not in _QUIET]
+    shown = [entry for entry in result.timeline if entry.type not in (*_QUIET, *QUIET)]
     table = Table(title=f"Covenant demo — the log at {result.log}", show_lines=False)
     for column in ("#", "type", "subject", "what happened", "caused by"):
         table.add_column(column, overflow="fold")

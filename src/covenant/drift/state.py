@@ -191,6 +191,17 @@ class DriftState:
             None,
         )
 
+    def drifted_run(self, deploy_id: str, longest: int) -> list[DriftScored]:
+        """The deployment's latest scored windows, up to ``longest``, that all drifted
+        (oldest first); empty when the latest did not. Read from the folded log, so a
+        restarted worker counts the same run."""
+        run: list[DriftScored] = []
+        for scored in reversed(list(self.recent.get(deploy_id, ()))[-longest:]):
+            if not scored.drifted:
+                break
+            run.insert(0, scored)
+        return run
+
     def proposal_for(self, model_id: str) -> RetrainProposed | None:
         """A retrain already proposed for this model (approved or not): one is enough."""
         return next((p for p in self.proposals.values() if p.model_id == model_id), None)

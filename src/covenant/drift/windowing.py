@@ -291,15 +291,12 @@ class Windows:
             outcomes=verdict.outcomes,
             drifted=verdict.drifted,
         )
-        run = self._drifted_run(sample.deploy_id)
+        run = self.state.drifted_run(sample.deploy_id, self.settings.alert_windows)
         if verdict.drifted and len(run) >= self.settings.alert_windows:
             severity = AlertSeverity.SAFETY if verdict.safety else AlertSeverity.DRIFT
             causes = verdict.causes()
-            which = (
-                f"window {window.index}"
-                if len(run) == 1
-                else f"windows {run[0].window}-{window.index}"
-            )
+            first = run[0].window
+            which = f"windows {first}-{window.index}" if len(run) > 1 else f"window {first}"
             self.remedies.alert(
                 ctx,
                 alert_id=f"alert-{scored.meta.event_id}",
@@ -313,18 +310,6 @@ class Windows:
                 scored=run,
                 causes=causes,
             )
-
-    def _drifted_run(self, deploy_id: str) -> list[DriftScored]:
-        """The latest ``alert_windows`` scored windows of the deployment, if every one
-        of them drifted; fewer when the run of drifted windows is shorter. Read from
-        the folded log, so a restarted worker counts the same run."""
-        recent = list(self.state.recent.get(deploy_id, ()))[-self.settings.alert_windows :]
-        run: list[DriftScored] = []
-        for scored in reversed(recent):
-            if not scored.drifted:
-                break
-            run.insert(0, scored)
-        return run
 
     async def on_outcome(self, outcome: ObserveOutcome, ctx: Context) -> None:
         assert ctx.position is not None
