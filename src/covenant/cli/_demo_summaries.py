@@ -17,9 +17,17 @@ from covenant.cli._demo_training import TRAINING_SUMMARIES
 
 __all__ = ["FLOW_SUMMARIES", "QUIET", "summarize", "summarize_flow"]
 
-#: Types the terminal's table leaves out: thousands of drift samples, and the marks
-#: windows are replayed from, would bury the story (``--json`` keeps every record).
-QUIET = ("drift.sample", "drift.window_opened", "drift.label")
+#: Types the terminal's table leaves out: the audit trail's bookkeeping, the runner's
+#: reports, thousands of drift samples and the marks windows are replayed from would
+#: bury the story (``--json`` keeps every record).
+QUIET = (
+    "audit.leaves_appended",
+    "audit.checkpoint_signed",
+    "train.report",
+    "drift.sample",
+    "drift.window_opened",
+    "drift.label",
+)
 
 Summary = Callable[[dict[str, Any]], str]
 

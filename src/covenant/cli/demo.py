@@ -20,11 +20,6 @@ if TYPE_CHECKING:
     from covenant.cli._demo_serving import ServingResult
     from covenant.cli._demo_training import TrainingResult
 
-# Rows the terminal's timeline leaves out (``--json`` has them all): the audit
-# worker's bookkeeping and the runner's raw observations, which the training
-# events restate.
-_QUIET = ("audit.leaves_appended", "audit.checkpoint_signed", "train.report")
-
 
 def demo(
     json_out: JsonOption = False,
@@ -58,7 +53,7 @@ def demo(
     if json_out:
         print(json.dumps(result.as_dict(), indent=2, default=str))
         return
-    shown = [entry for entry in result.timeline if entry.type not in (*_QUIET, *QUIET)]
+    shown = [entry for entry in result.timeline if entry.type not in QUIET]
     table = Table(title=f"Covenant demo — the log at {result.log}", show_lines=False)
     for column in ("#", "type", "subject", "what happened", "caused by"):
         table.add_column(column, overflow="fold")
