@@ -131,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         onnx_path, digest = _ours_model(folder)
         mlflow_path = _mlflow_model(args.mlflow_python, folder)
         ours = subprocess.Popen(
-            [sys.executable, "-m", "covenant.dataplane.server", "--model-id", "digits:1.0.0",
+            [sys.executable, "-m", "covenant.model_server", "--model-id", "digits:1.0.0",
              "--model", str(onnx_path), "--digest", digest, "--env", "sandbox", "--warmup"],
             stdout=subprocess.PIPE, env=base_env(),
         )  # fmt: skip

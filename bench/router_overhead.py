@@ -1,6 +1,6 @@
 """What the router adds to a request: one model server, the router in front of it.
 
-One ``python -m covenant.dataplane.server --env sandbox --warmup`` serves the digits
+One ``python -m covenant.model_server --env sandbox --warmup`` serves the digits
 model of ``bench/model_server_vs_mlflow.py``; the router runs in a process of its own
 (as in ``covenant up``: plain asyncio, one arm of weight 100 on that server). An
 open-loop generator sends single-row OIP requests at ``--rate`` per second, alternating
@@ -152,7 +152,7 @@ def _measure(rate: float, seconds: float, warmup: float, loop: str) -> dict[str,
     with tempfile.TemporaryDirectory(prefix="router-bench-") as tmp:
         model, digest = _ours_model(Path(tmp))
         server = subprocess.Popen(
-            [sys.executable, "-m", "covenant.dataplane.server", "--model-id", "digits:1.0.0",
+            [sys.executable, "-m", "covenant.model_server", "--model-id", "digits:1.0.0",
              "--model", str(model), "--digest", digest, "--env", "sandbox", "--warmup"],
             stdout=subprocess.PIPE, text=True, env=base_env(),
         )  # fmt: skip

@@ -28,7 +28,7 @@ from provenance_support import predicate
 
 def _argv(root: Path, digest: str, *extra: str) -> list[str]:
     return [
-        sys.executable, "-m", "covenant.dataplane.server", "--model-id", "digits:1.2.0",
+        sys.executable, "-m", "covenant.model_server", "--model-id", "digits:1.2.0",
         "--digest", digest, "--port", "0", "--warmup", *extra,
     ]  # fmt: skip
 

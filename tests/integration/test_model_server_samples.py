@@ -34,7 +34,7 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 def _argv(model: tuple[Path, str], *extra: str) -> list[str]:
     return [
-        sys.executable, "-m", "covenant.dataplane.server", "--model-id", "digits:1.2.0",
+        sys.executable, "-m", "covenant.model_server", "--model-id", "digits:1.2.0",
         "--model", str(model[0]), "--digest", model[1], "--env", "sandbox",
         "--port", "0", "--warmup", *extra,
     ]  # fmt: skip

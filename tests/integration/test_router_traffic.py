@@ -56,7 +56,7 @@ class Served:
 def _serve(path: Path, version: str) -> Iterator[Served]:
     digest = "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
     argv = [
-        sys.executable, "-m", "covenant.dataplane.server", "--model-id", f"digits:{version}",
+        sys.executable, "-m", "covenant.model_server", "--model-id", f"digits:{version}",
         "--model", str(path), "--digest", digest, "--env", "sandbox", "--port", "0", "--warmup",
     ]  # fmt: skip
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)

@@ -30,6 +30,7 @@ DOMAIN = (
     "provenance",
     "serving",
     "drift",
+    "dataplane",
 )
 MAX_LINES = 350
 

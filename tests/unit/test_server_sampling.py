@@ -15,7 +15,6 @@ import pytest
 
 from covenant.bus import open_bus
 from covenant.bus.protocol import Outgoing, Position
-from covenant.dataplane.server.__main__ import main
 from covenant.dataplane.server.metrics import ServerMetrics
 from covenant.dataplane.server.sample_rows import (
     attributes_of,
@@ -27,6 +26,7 @@ from covenant.dataplane.server.sample_rows import (
 from covenant.dataplane.server.sampling import SamplePublisher
 from covenant.events.contract import default_codec
 from covenant.events.drift import ObserveSample
+from covenant.model_server import main
 from covenant.topics import DRIFT_SAMPLES
 
 

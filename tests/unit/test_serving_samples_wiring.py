@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from covenant.dataplane.server.__main__ import parser
 from covenant.errors import ConfigError
+from covenant.model_server import parser
 from covenant.serving.local.supervisor import ServerSpec
 from covenant.serving.runtimes import VersionSpec
 from covenant.serving.runtimes import kube_manifests as km

@@ -2,7 +2,7 @@
 
 ``loading`` decides whether a file may be served (digest; in staging and prod the
 signed manifest, a trusted signer and the watermark) and is pure but for reading the
-file; ``app`` is the ASGI app; ``python -m covenant.dataplane.server`` runs both. The
+file; ``app`` is the ASGI app; ``python -m covenant.model_server`` runs both. The
 app's imports (onnxruntime, uvicorn) are the ``serve`` extra's, so importing this
 package pulls in only ``loading``.
 """

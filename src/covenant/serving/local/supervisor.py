@@ -1,6 +1,6 @@
 """Supervising the model-server processes of one model version on this machine.
 
-Each replica is ``python -m covenant.dataplane.server`` with ``--port 0 --warmup``; it
+Each replica is ``python -m covenant.model_server`` with ``--port 0 --warmup``; it
 counts only once it has printed ``READY <url>`` (so it has passed the pre-load checks
 and warmed up). A task awaits each process's exit, so a dead replica (crashed,
 SIGKILLed) is noticed at once, dropped from ``endpoints()`` and replaced. A replica
@@ -55,7 +55,7 @@ class ServerSpec:
 
     def argv(self) -> list[str]:
         """The server command line of one replica."""
-        args = [sys.executable, "-m", "covenant.dataplane.server", "--model-id", self.model_id]
+        args = [sys.executable, "-m", "covenant.model_server", "--model-id", self.model_id]
         args += ["--model", str(self.model_path), "--digest", self.artifact_digest]
         args += ["--env", self.env, "--port", "0", "--warmup", "--threads", str(self.threads)]
         if self.manifest_path is not None:

@@ -135,7 +135,7 @@ def config_map(spec: VersionSpec, target: KubeTarget, envelope: str) -> dict[str
 
 def _server_args(spec: VersionSpec, target: KubeTarget) -> list[str]:
     args = [
-        "python", "-m", "covenant.dataplane.server",
+        "python", "-m", "covenant.model_server",
         "--model-id", spec.model_id,
         "--model", f"{_MODELS}/model.onnx",
         "--digest", spec.artifact_digest,

@@ -1,4 +1,9 @@
-"""``python -m covenant.dataplane.server``: check a model, load it, serve it over OIP.
+"""``python -m covenant.model_server``: check a model, load it, serve it over OIP.
+
+The model server process's composition root: the argument parser, the onnxruntime
+session and the uvicorn host around ``covenant.dataplane.server``'s checks and ASGI
+app. It lives outside the data plane's folder because hosting HTTP is presentation
+(as ``platform.py`` is the platform's root); the data plane stays framework-free.
 
 Exit codes: killed by the signal after a graceful shutdown on SIGTERM/SIGINT (uvicorn
 re-raises it, so a supervisor sees -15), 2 for bad arguments, and
@@ -8,9 +13,10 @@ re-raises it, so a supervisor sees -15), 2 for bad arguments, and
 ``--port 0`` lets the OS pick a free port.
 
 ``--samples-bus URL --sample-rate R --route NAME --deploy-id ID`` publishes a share
-``R`` of answered rows to the drift samples topic (``sampling``); the rate is 0 (off)
-unless given, and then no bus is opened and nothing is imported for it. On a
-graceful shutdown queued samples are flushed (a few seconds at most) before exit.
+``R`` of answered rows to the drift samples topic
+(``covenant.dataplane.server.sampling``); the rate is 0 (off) unless given, and then
+no bus is opened and nothing is imported for it. On a graceful shutdown queued
+samples are flushed (a few seconds at most) before exit.
 """
 
 from __future__ import annotations
@@ -55,7 +61,7 @@ def _rate(text: str) -> float:
 def parser() -> argparse.ArgumentParser:
     """The command line, with the refusal contract in its help."""
     cli = argparse.ArgumentParser(
-        prog="python -m covenant.dataplane.server",
+        prog="python -m covenant.model_server",
         description=(
             "Serve one ONNX model over the Open Inference Protocol (KServe v2 REST) "
             "after checking its digest and, in staging and prod, its signed manifest "
